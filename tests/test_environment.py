@@ -1,0 +1,63 @@
+"""The pip pins (requirements.txt), the conda file (environment.yml) and the venv agree."""
+
+from __future__ import annotations
+
+import re
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PIN = re.compile(r"^([A-Za-z0-9_.\-]+)==([A-Za-z0-9_.\-]+)$")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for raw in lines:
+        line = raw.split("#", 1)[0].strip()
+        if not line or line.startswith("-"):
+            continue
+        match = PIN.match(line)
+        assert match, f"not an exact pin: {line!r}"
+        pins[_norm(match.group(1))] = match.group(2)
+    return pins
+
+
+def requirements() -> dict[str, str]:
+    return _pins((ROOT / "requirements.txt").read_text().splitlines())
+
+
+def conda_env() -> dict:
+    return yaml.safe_load((ROOT / "environment.yml").read_text())
+
+
+def test_requirements_are_exact_pins_of_the_course_stack():
+    pins = requirements()
+    for name in ["dbt-core", "dbt-duckdb", "dbt-adapters", "duckdb", "jupysql", "duckdb-engine",
+                 "jupyterlab", "nbval", "pandas", "matplotlib", "pytest"]:
+        assert name in pins, f"{name} is not pinned in requirements.txt"
+    assert pins["dbt-core"].startswith("1.11."), "dbt-core 1.12 needs a download from GitHub at install time"
+
+
+def test_environment_yml_has_python_311_and_the_same_pins():
+    env = conda_env()
+    deps = env["dependencies"]
+    assert "python=3.11" in deps
+    pip_section = next(d["pip"] for d in deps if isinstance(d, dict) and "pip" in d)
+    assert _pins([p for p in pip_section if not p.startswith("-e")]) == requirements()
+    assert "-e ." in pip_section, "environment.yml must install the course package itself"
+
+
+def test_venv_has_exactly_the_pinned_versions():
+    for name, version in requirements().items():
+        assert metadata.version(name) == version, f"{name}: venv has {metadata.version(name)}, pinned {version}"
+
+
+def test_pyproject_targets_python_311():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.11,<3.12"' in text
