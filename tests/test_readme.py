@@ -1,0 +1,145 @@
+"""The README names only commands that the test suite runs, and they work as written.
+
+Every command in a ```bash block of README.md must appear in COVERED below, which says
+which test runs it. The cheap ones are run here, as written (in a scratch copy of the
+repo where they would change it); `make lab` is started and probed on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# README command -> the test that runs it
+COVERED = {
+    "make lab": "tests/test_readme.py::test_make_lab_starts_jupyterlab_on_localhost",
+    "make warehouse": "tests/test_readme.py::test_make_warehouse_is_a_noop_once_built",
+    "make test": ".ci/run (CI runs exactly this)",
+    "make reset-warehouse": "tests/test_readme.py::test_reset_then_warehouse_rebuilds_in_a_copy",
+    ".venv/bin/python -m grader grade submissions/ --out grading-out --jobs 2":
+        "tests/test_readme.py::test_grade_command_as_written",
+}
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            command = line.split("#", 1)[0].strip()
+            if command:
+                commands.append(command)
+    return commands
+
+
+def test_every_readme_command_is_run_by_a_test():
+    commands = readme_commands()
+    assert "make lab" in commands and "make test" in commands
+    missing = [c for c in commands if c not in COVERED]
+    assert not missing, f"README commands that no test runs: {missing}"
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in readme_commands()
+    script = (ROOT / ".ci" / "run").read_text()
+    assert re.search(r"^make test$", script, flags=re.M), ".ci/run must call `make test`"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(DBT_SEND_ANONYMOUS_USAGE_STATS="false", PLOOMBER_STATS_ENABLED="false", MAKEFLAGS="")
+    return env
+
+
+def test_make_warehouse_is_a_noop_once_built():
+    if not (ROOT / ".state" / "warehouse.ok").exists():
+        pytest.skip("run through `make test`, which builds the warehouse first")
+    question = subprocess.run(["make", "-q", "warehouse"], cwd=ROOT, env=_env())
+    assert question.returncode == 0, "make warehouse is not up to date right after make test built it"
+    done = subprocess.run(["make", "warehouse"], cwd=ROOT, env=_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "dbt" not in done.stdout, "an up-to-date warehouse must not be rebuilt"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_make_lab_starts_jupyterlab_on_localhost(tmp_path):
+    if not (ROOT / ".state" / "warehouse.ok").exists():
+        pytest.skip("run through `make test`, which builds the warehouse first")
+    port = _free_port()
+    env = _env() | {"HOME": str(tmp_path), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    proc = subprocess.Popen(["make", "lab", f"LAB_PORT={port}"], cwd=ROOT, env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        body = ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api", timeout=2) as response:
+                    body = response.read().decode()
+                    break
+            except OSError:
+                time.sleep(1)
+        assert '"version"' in body, "JupyterLab did not answer on 127.0.0.1"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab", timeout=5) as response:
+            assert response.status == 200
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _scratch_repo(tmp_path: Path) -> Path:
+    """A copy of the repo (sharing the venv) where commands may change things."""
+    copy = tmp_path / "repo"
+    ignore = shutil.ignore_patterns(".venv", ".git", "target", "logs", "__pycache__", ".pytest_cache")
+    shutil.copytree(ROOT, copy, ignore=ignore, symlinks=True)
+    (copy / ".venv").symlink_to(ROOT / ".venv")
+    return copy
+
+
+def test_reset_then_warehouse_rebuilds_in_a_copy(tmp_path):
+    if not (ROOT / ".state" / "warehouse.ok").exists():
+        pytest.skip("run through `make test`, which builds the warehouse first")
+    copy = _scratch_repo(tmp_path)
+    env = _env() | {"PYTHONPATH": str(copy)}
+    warehouse = copy / "dbt_project" / "warehouse" / "dev.duckdb"
+    assert warehouse.exists()
+    reset = subprocess.run(["make", "reset-warehouse"], cwd=copy, env=env, capture_output=True, text=True)
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    assert not warehouse.exists()
+    build = subprocess.run(["make", "warehouse"], cwd=copy, env=env, capture_output=True, text=True, timeout=900)
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    assert warehouse.exists() and warehouse.stat().st_size > 1_000_000
+
+
+def test_grade_command_as_written(tmp_path):
+    copy = _scratch_repo(tmp_path)
+    submissions = copy / "submissions"
+    submissions.mkdir()
+    shutil.copy(ROOT / "notebooks" / "00_getting_started.ipynb", submissions / "intern_a.ipynb")
+    command = ".venv/bin/python -m grader grade submissions/ --out grading-out --jobs 2"
+    done = subprocess.run(command.split(), cwd=copy, env=_env() | {"PYTHONPATH": str(copy)},
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    gradebook = (copy / "grading-out" / "gradebook.csv").read_text().splitlines()
+    assert gradebook[0].startswith("submission,status,total,max_total")
+    assert len(gradebook) == 2 and gradebook[1].startswith("intern_a,")
