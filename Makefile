@@ -25,7 +25,7 @@ DBT_SOURCES := $(shell find dbt_project -type f \( -name '*.sql' -o -name '*.yml
                  -not -path 'dbt_project/target/*' -not -path 'dbt_project/logs/*' -not -path 'dbt_project/docs/*' 2>/dev/null)
 GENERATOR   := $(wildcard datasets/*.py)
 
-.PHONY: help venv data warehouse lab test bench notebooks lint reset-warehouse clean
+.PHONY: help venv data warehouse lab test bench notebooks solutions lint reset-warehouse clean
 
 help:
 	@sed -n '2,5p' Makefile | sed 's/^# *//'
@@ -51,7 +51,7 @@ $(STATE)/warehouse.ok: $(RAW)/_manifest.json $(DBT_SOURCES)
 lab: venv data
 	@$(MAKE) --no-print-directory warehouse \
 	  || echo "Note: some models or tests failed (an exercise in progress?). Starting JupyterLab anyway."
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
+	env -u MPLBACKEND $(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
 	  $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: warehouse
@@ -65,8 +65,14 @@ bench: warehouse
 notebooks: venv
 	$(PY) -m grader assign
 
+# For course developers: re-execute the solution notebooks (outputs stored), then regenerate notebooks/.
+solutions: warehouse
+	$(PY) -m notebook_helpers.refresh_outputs solutions/*.ipynb
+	$(PY) -m grader assign
+
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(PY) -m grader assign --check
 
 # Drop the dev warehouse and replayed clickstream arrivals; the next make rebuilds from the raw data.
 reset-warehouse: venv

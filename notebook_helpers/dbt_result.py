@@ -1,0 +1,134 @@
+"""What a dbt invocation produced, and its deterministic one-line-per-node summary."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+MAX_NAME = 60
+_TYPE_ORDER = {"seed": 0, "snapshot": 1, "model": 2, "test": 3, "unit_test": 3}
+
+
+def clean(text: str | None) -> str:
+    """Text without colour codes or trailing blanks."""
+    return "\n".join(line.rstrip() for line in _ANSI.sub("", text or "").strip().splitlines())
+
+
+def short_name(name: str) -> str:
+    """Names longer than MAX_NAME (dbt's generated test names) end in "..."."""
+    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 3] + "..."
+
+
+@dataclass(frozen=True)
+class NodeResult:
+    """One executed dbt node."""
+
+    unique_id: str
+    resource_type: str
+    name: str
+    status: str
+    rows: int | None = None
+    failures: int | None = None
+    message: str | None = None
+    execution_time: float = 0.0
+    parent: str | None = None  # the node a test is attached to
+
+    def line(self, width: int, status_width: int = 0) -> str:
+        """``model  stg_orders ....... success  1,000 rows`` (no timings)."""
+        detail = ""
+        if self.rows is not None:
+            detail = f"  {self.rows:,} rows"
+        elif self.resource_type in ("test", "unit_test") and self.failures:
+            detail = f"  {self.failures:,} failing row" + ("s" if self.failures != 1 else "")
+        status = f"{self.status:<{status_width}}" if detail else self.status
+        return f"  {self.resource_type:<8} {short_name(self.name):<{width}}  {status}{detail}"
+
+
+@dataclass
+class DbtResult:
+    """The outcome of ``dbt(...)``: per-node results in a stable order, plus any error text."""
+
+    args: list[str]
+    success: bool
+    nodes: list[NodeResult] = field(default_factory=list)
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    listed: list[str] = field(default_factory=list)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds dbt spent executing each node (from its run results); never printed by default."""
+        return {n.name: n.execution_time for n in self.nodes}
+
+    def node(self, name: str) -> NodeResult | None:
+        """The result of the node called ``name`` (None if it did not run)."""
+        return next((n for n in self.nodes if n.name == name), None)
+
+    @property
+    def failed(self) -> list[NodeResult]:
+        """Nodes that errored or whose test failed."""
+        return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
+
+    def summary(self) -> str:
+        """A deterministic text summary: headline, one line per node, error messages."""
+        command = "dbt " + " ".join(self.args)
+        lines: list[str] = []
+        counts: dict[str, int] = {}
+        for n in self.nodes:
+            counts[n.status] = counts.get(n.status, 0) + 1
+        tally = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        verdict = "OK" if self.success else "FAILED"
+        lines.append(f"{command}: {verdict}" + (f" ({tally})" if tally else ""))
+        if not self.nodes and not self.listed and self.error is None and self.args[:1] != ["parse"]:
+            lines.append("  nothing was selected: check the model name after -s")
+        width = max((len(short_name(n.name)) for n in self.nodes), default=0)
+        status_width = max((len(n.status) for n in self.nodes), default=0)
+        for n in self.nodes:
+            lines.append(n.line(width, status_width))
+        lines.extend(f"  {item}" for item in self.listed)
+        for warning in self.warnings:
+            lines.append(f"warning: {warning}")
+        for n in self.failed:
+            if n.message and (n.status == "error" or n.resource_type not in ("test", "unit_test")):
+                lines.append(f"{n.resource_type} {n.name} {n.status}:")
+                lines.extend(f"    {line}".rstrip() for line in clean(n.message).splitlines())
+        if self.error:
+            lines.append("dbt error:")
+            lines.extend(f"    {line}".rstrip() for line in clean(self.error).splitlines())
+        text = "\n".join(lines)
+        if "Could not set lock on file" in text:
+            from notebook_helpers.connections import lock_message
+
+            text += "\n" + lock_message(RuntimeError(text))
+        return text
+
+    def __repr__(self) -> str:
+        verdict = "success" if self.success else "failed"
+        return f"<DbtResult {' '.join(self.args)!r}: {verdict}, {len(self.nodes)} nodes>"
+
+
+def stable_order(nodes: list[NodeResult], depends_on: dict[str, list[str]]) -> list[NodeResult]:
+    """Nodes in DAG order (ties by name), each model followed by its tests (by name)."""
+    import networkx as nx
+
+    by_id = {n.unique_id: n for n in nodes}
+    tests = [n for n in nodes if n.resource_type in ("test", "unit_test")]
+    others = [n for n in nodes if n.resource_type not in ("test", "unit_test")]
+    graph = nx.DiGraph()
+    for n in others:
+        graph.add_node(n.unique_id)
+        for parent in depends_on.get(n.unique_id, []):
+            if parent in by_id and by_id[parent] not in tests:
+                graph.add_edge(parent, n.unique_id)
+    key = {n.unique_id: (_TYPE_ORDER.get(n.resource_type, 9), n.name) for n in others}
+    ordered = [by_id[u] for u in nx.lexicographical_topological_sort(graph, key=lambda u: key[u])]
+    result: list[NodeResult] = []
+    placed: set[str] = set()
+    for n in ordered:
+        result.append(n)
+        mine = sorted((t for t in tests if t.parent == n.unique_id), key=lambda t: t.name)
+        result.extend(mine)
+        placed.update(t.unique_id for t in mine)
+    result.extend(sorted((t for t in tests if t.unique_id not in placed), key=lambda t: t.name))
+    return result

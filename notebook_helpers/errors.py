@@ -1,0 +1,5 @@
+"""The one exception type the helpers raise for problems an intern can fix."""
+
+
+class HelperError(Exception):
+    """A problem with a clear, one-line fix; shown without a traceback in notebooks."""

@@ -1,0 +1,75 @@
+"""Shared fixtures: the repo root, a built warehouse, scratch copies of the workspace."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+# What a notebook needs to run: the dbt project, the data, the notebooks and what they import.
+WORKSPACE_PARTS = ("dbt_project", "datasets", "solutions", "notebooks", "notebook_helpers", "grader", "ops")
+_SKIP_NAMES = ("__pycache__", ".ipynb_checkpoints", "target", "logs", "*.duckdb", "*.duckdb.wal", "*.tmp")
+_VB_VARS = (
+    "VB_DUCKDB_PATH", "VB_WAREHOUSE_DIR", "VB_PROD_DUCKDB_PATH", "VB_RAW_DIR", "VB_TARGET", "VB_REPO_ROOT",
+)
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository under test."""
+    return REPO
+
+
+def built_warehouse_path() -> Path:
+    """The dev warehouse built by make (or the file ``VB_DUCKDB_PATH`` names, for development)."""
+    override = os.environ.get("VB_DUCKDB_PATH")
+    return Path(override) if override else REPO / "dbt_project" / "warehouse" / "dev.duckdb"
+
+
+@pytest.fixture(scope="session")
+def built_warehouse() -> Path:
+    """A built dev warehouse to copy from (never opened or modified); skips when there is none."""
+    path = built_warehouse_path()
+    if not path.is_file() or not (REPO / "datasets" / "raw" / "_manifest.json").is_file():
+        pytest.skip(f"no built warehouse at {path} (or no raw data): run `make warehouse` first")
+    return path
+
+
+def copy_workspace(dest: Path, warehouse: Path | None = None) -> Path:
+    """Copy the workspace into ``dest`` (no dbt target/ or logs/), with ``warehouse`` as its dev.duckdb."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in WORKSPACE_PARTS:
+        source = REPO / part
+        if source.is_dir():
+            shutil.copytree(source, dest / part, ignore=shutil.ignore_patterns(*_SKIP_NAMES))
+    for name in ("pyproject.toml", "requirements.txt"):
+        shutil.copy2(REPO / name, dest / name)
+    if warehouse is not None:
+        target = dest / "dbt_project" / "warehouse" / "dev.duckdb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(warehouse, target)
+        wal = warehouse.with_name(warehouse.name + ".wal")
+        if wal.exists():
+            shutil.copy2(wal, target.with_name(target.name + ".wal"))
+    return dest
+
+
+def scratch_env(root: Path) -> dict[str, str]:
+    """Environment for a subprocess working in the scratch copy ``root``: its own packages,
+    its own HOME, default paths (no VB_* overrides), no telemetry, no display."""
+    env = {k: v for k, v in os.environ.items() if k not in _VB_VARS and not k.startswith("JUPYTER")}
+    home = root / "home"
+    home.mkdir(exist_ok=True)
+    env.update(
+        PYTHONPATH=str(root),
+        HOME=str(home),
+        MPLBACKEND="Agg",
+        PLOOMBER_STATS_ENABLED="false",
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DO_NOT_TRACK="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env

@@ -1,0 +1,120 @@
+"""Every notebook runs in a scratch copy of the workspace against a copy of the built warehouse:
+solutions/ reproduce their stored outputs (nbval), notebooks/ run top to bottom unsolved, and the
+real tree is left as it was. New notebooks are picked up automatically."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO, copy_workspace, scratch_env
+
+SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
+INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
+TIMEOUT = int(os.environ.get("VB_NOTEBOOK_TIMEOUT", "900"))  # seconds per notebook
+
+_RUN_TOP_TO_BOTTOM = """
+import sys
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+notebook = nbformat.read(sys.argv[1], as_version=4)
+client = NotebookClient(notebook, timeout=int(sys.argv[2]), kernel_name="python3",
+                        resources={"metadata": {"path": "notebooks"}})
+try:
+    client.execute()
+except CellExecutionError as error:
+    print(str(error)[-4000:])
+    sys.exit(1)
+"""
+
+
+WRITABLE = ("dbt_project", "solutions", "notebooks", "datasets")  # where a notebook could write
+
+
+def _tree_state(root: Path) -> dict[str, object]:
+    """Content hash of every tracked or untracked-but-not-ignored file where notebooks could write,
+    plus the dev warehouse and arrival files (ignored by git, but notebooks must not touch them)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *WRITABLE],
+        cwd=root, capture_output=True, check=True,
+    ).stdout.decode().split("\0")
+    state: dict[str, object] = {}
+    for name in filter(None, listed):
+        path = root / name
+        state[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+    warehouse = root / "dbt_project" / "warehouse"
+    raw = root / "datasets" / "raw"
+    for folder in (warehouse, raw / "clickstream"):
+        for path in sorted(folder.glob("*")) if folder.is_dir() else []:
+            state[str(path.relative_to(root))] = (path.stat().st_mtime_ns, path.stat().st_size)
+    return state
+
+
+@pytest.fixture(scope="module")
+def tree_before(repo_root: Path) -> dict[str, object]:
+    """The real tree before any notebook of this module ran."""
+    return _tree_state(repo_root)
+
+
+@pytest.fixture(scope="module")
+def solutions_copy(tmp_path_factory, built_warehouse: Path, tree_before) -> Path:
+    return copy_workspace(tmp_path_factory.mktemp("solutions-run"), built_warehouse)
+
+
+@pytest.fixture(scope="module")
+def intern_copy(tmp_path_factory, built_warehouse: Path, tree_before) -> Path:
+    return copy_workspace(tmp_path_factory.mktemp("intern-run"), built_warehouse)
+
+
+def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
+    try:
+        return subprocess.run(command, cwd=root, env=scratch_env(root), capture_output=True, text=True,
+                              timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{' '.join(command[-3:])} ran longer than {TIMEOUT} s (VB_NOTEBOOK_TIMEOUT)")
+
+
+@pytest.mark.slow
+def test_scratch_copy_imports_its_own_packages(solutions_copy: Path):
+    probe = (
+        "import datasets, grader, notebook_helpers as h; "
+        "print(h.repo_root()); print(h.warehouse_path()); print(h.raw_dir()); "
+        "print(grader.__file__); print(datasets.__file__)"
+    )
+    done = _run([sys.executable, "-c", probe], solutions_copy)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == str(solutions_copy.resolve())
+    assert lines[1] == str(solutions_copy.resolve() / "dbt_project" / "warehouse" / "dev.duckdb")
+    assert all(line.startswith(str(solutions_copy)) for line in lines), lines
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SOLUTIONS)
+def test_solution_notebook_reproduces_its_outputs(name: str, solutions_copy: Path):
+    done = _run(
+        [sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider",
+         "--nbval-cell-timeout", str(TIMEOUT), f"solutions/{name}"],
+        solutions_copy,
+    )
+    report = done.stdout[-6000:] + done.stderr[-2000:]
+    assert done.returncode == 0, f"nbval failed for solutions/{name}:\n{report}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", INTERN)
+def test_intern_notebook_runs_top_to_bottom(name: str, intern_copy: Path):
+    done = _run([sys.executable, "-c", _RUN_TOP_TO_BOTTOM, f"notebooks/{name}", str(TIMEOUT)], intern_copy)
+    assert done.returncode == 0, f"notebooks/{name} raised:\n{done.stdout}{done.stderr[-2000:]}"
+
+
+@pytest.mark.slow
+def test_running_notebooks_left_the_real_tree_unchanged(repo_root: Path, tree_before):
+    after = _tree_state(repo_root)
+    changed = sorted(k for k in set(tree_before) | set(after) if tree_before.get(k) != after.get(k))
+    assert not changed, f"notebook runs changed the real tree: {changed}"
