@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+from pathlib import Path
 from typing import Any
 
 from notebook_helpers import sqlmagic
@@ -13,6 +15,26 @@ def _dbt_magic(line: str) -> None:
     from notebook_helpers.dbt_run import run_dbt
 
     run_dbt(line)
+
+
+def _writefile_magic(line: str, cell: str) -> None:
+    """``%%writefile [-a] path``: IPython's magic, with a message that does not depend on the past.
+
+    IPython prints "Overwriting" on a re-run and "Writing" on a fresh copy, which makes stored
+    notebook outputs differ between runs; here it is always "Writing" (or "Appending to").
+    Missing parent folders are created.
+    """
+    args = shlex.split(line)
+    append = bool(args) and args[0] in ("-a", "--append")
+    if append:
+        args = args[1:]
+    if len(args) != 1:
+        raise HelperError("usage: %%writefile [-a] <path>  (one path; quote it if it contains spaces)")
+    path = Path(args[0]).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a" if append else "w", encoding="utf-8") as handle:
+        handle.write(cell)
+    print(f"{'Appending to' if append else 'Writing'} {args[0]}")
 
 
 def _short_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None) -> None:
@@ -27,6 +49,7 @@ def load_ipython_extension(ipython: Any) -> None:
     if problem:
         print(problem)
     ipython.register_magic_function(_dbt_magic, magic_kind="line", magic_name="dbt")
+    ipython.register_magic_function(_writefile_magic, magic_kind="cell", magic_name="writefile")
     ipython.set_custom_exc((HelperError,), _short_error)
 
 
