@@ -1,0 +1,27 @@
+-- EXERCISE 5.1 STARTING POINT - deliberately NOT optimized, deliberately NOT correct.
+-- This is the seed's original model, unchanged except that "now" is the as_of_date
+-- macro instead of current_timestamp(). It joins orders and clickstream BEFORE
+-- grouping, so every order row is repeated once per clickstream row of the same
+-- customer: sum(o.order_total) (total_spend) is inflated for customers with
+-- clickstream; the count-distinct metrics, min/max and avg survive the fan-out.
+-- Interns write int_customer_behavior_optimized (pre-aggregate, then join).
+select
+    c.customer_id,
+    c.customer_unique_id,
+    c.customer_city,
+    c.customer_state,
+    count(distinct o.order_id) as order_count,
+    sum(o.order_total) as total_spend,
+    avg(o.order_total) as avg_order_value,
+    min(o.order_date) as first_order_date,
+    max(o.order_date) as last_order_date,
+    datediff('day', min(o.order_date), max(o.order_date)) as customer_lifetime_days,
+    datediff('day', max(o.order_date), {{ as_of_date() }}) as days_since_last_order,
+    count(distinct cs.session_id) as total_sessions,
+    count(distinct case when cs.event_type = 'product_view' then cs.event_id else null end) as product_view_count,
+    count(distinct case when cs.event_type = 'cart_add' then cs.event_id else null end) as cart_add_count,
+    count(distinct case when cs.event_type = 'purchase' then cs.event_id else null end) as purchase_event_count
+from {{ ref('stg_customers') }} c
+left join {{ ref('stg_orders') }} o on c.customer_id = o.customer_id
+left join {{ ref('stg_clickstream') }} cs on c.customer_id = cs.customer_id
+group by 1, 2, 3, 4
