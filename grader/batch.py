@@ -1,0 +1,114 @@
+"""The instructor's batch run: grade submissions in parallel worker processes, write every output.
+
+A submission that times out, crashes or exhausts memory is recorded (``timeout`` / ``error``)
+and the batch carries on; the gradebook always has one row per submission.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from grader.answers import Answers
+from grader.api import registry
+from grader.outputs import write_outputs
+from grader.preparation import GradingSetup, prepare
+from grader.runner import manual_entries
+from grader.submissions import Submission, discover
+
+DEFAULT_TIMEOUT = 600.0
+DEFAULT_SEED = 2027
+DEFAULT_SCALE = 0.05
+
+
+def empty_exercises(answers: Answers, message: str) -> dict[str, Any]:
+    """Every check at zero with the same message (timeout, crash, unreadable submission)."""
+    out: dict[str, Any] = {}
+    for ex_id, exercise in registry().items():
+        checks = [{"name": c.name, "passed": False, "points": 0.0, "max_points": c.points,
+                   "public": c.public, "message": message} for c in exercise.checks]
+        out[ex_id] = {"score": 0.0, "max_score": exercise.max_auto_points, "checks": checks,
+                      "manual": manual_entries(exercise, answers)}
+    return out
+
+
+def run_worker(job: dict[str, Any], timeout: float, workdir: Path) -> dict[str, Any]:
+    """Grade one submission in a fresh process; kill its whole process group at the time limit."""
+    job_path, result_path = workdir / "job.json", workdir / "result.json"
+    job_path.write_text(json.dumps(job, sort_keys=True), encoding="utf-8")
+    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
+    with open(workdir / "worker.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "grader.worker", str(job_path), str(result_path)],
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return {"status": "timeout", "message": f"stopped at the time limit of {timeout:g} s"}
+    if result_path.exists():
+        return json.loads(result_path.read_text(encoding="utf-8"))
+    tail = (workdir / "worker.log").read_text(errors="replace").strip().splitlines()
+    code = proc.returncode
+    reason = "killed (memory limit?)" if code and code < 0 else f"exit {code}"
+    last = (tail or ["no output"])[-1][:200]
+    return {"status": "error", "message": f"grading process died ({reason}): {last}"}
+
+
+def grade_one(sub: Submission, setup: GradingSetup, reference: Answers, timeout: float,
+              scratch_root: Path) -> dict[str, Any]:
+    """The full report of one submission."""
+    answers = sub.answers()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix=f"vb-{sub.name}-", dir=scratch_root) as tmp:
+        if not sub.notebooks and not sub.project_files:
+            result = {"status": "error", "message": "; ".join(answers.problems) or "nothing to grade"}
+        else:
+            job = {"setup": json.loads(setup.to_json()), "answers": answers.to_dict(),
+                   "reference": reference.to_dict(), "scratch_root": str(scratch_root)}
+            result = run_worker(job, timeout, Path(tmp))
+    exercises = result.get("exercises") or empty_exercises(answers, result.get("message", "not graded"))
+    score = sum(e["score"] for e in exercises.values())
+    return {
+        "submission": sub.name,
+        "status": result["status"],
+        "message": result.get("message", ""),
+        "score": score,
+        "max_score": sum(e["max_score"] for e in exercises.values()),
+        "problems": answers.problems,
+        "exercises": exercises,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT,
+                seed: int = DEFAULT_SEED, scale: float = DEFAULT_SCALE,
+                log: Callable[[str], None] = print, course_root: Path | None = None) -> list[dict[str, Any]]:
+    """Grade every submission under ``paths`` into ``out`` and return the reports."""
+    submissions = discover(paths)
+    if not submissions:
+        raise ValueError("no submission found (expected .ipynb files, folders of notebooks or .zip files)")
+    setup, reference = prepare(seed, scale, log=log, root=course_root)
+    out.mkdir(parents=True, exist_ok=True)
+    scratch_root = Path(tempfile.mkdtemp(prefix="vb-grading-"))
+    log(f"grading {len(submissions)} submission(s) with {jobs} job(s)")
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            reports = list(pool.map(lambda s: grade_one(s, setup, reference, timeout, scratch_root),
+                                    submissions))
+    finally:
+        subprocess.run(["rm", "-rf", str(scratch_root)], check=False)
+    for report in reports:
+        log(f"  {report['submission']}: {report['status']} {report['score']:g}/{report['max_score']:g} "
+            f"({report['seconds']:.1f} s)")
+    write_outputs(reports, out)
+    return reports

@@ -1,0 +1,202 @@
+"""``CheckContext``: everything a check receives (see grader/README.md for the full contract)."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from grader.answers import Answers
+from grader.api import Fail, Skip
+from grader.compare import Comparison, compare_loaded, load_sides
+from grader.dbt_runner import DbtOutcome, short_message
+from grader.workspace import Workspace
+
+_fork_ids = itertools.count(1)
+
+
+class CheckContext:
+    """The submission (answers, workspace, warehouse) and the reference, as seen by checks."""
+
+    def __init__(
+        self,
+        exercise: str,
+        answers: Answers,
+        *,
+        mode: str = "grade",
+        workspace: Workspace | None = None,
+        reference: Workspace | None = None,
+        reference_answers: Answers | None = None,
+        arrival_files: list[Path] | None = None,
+        base_raw_dir: Path | None = None,
+        scratch_dir: Path | None = None,
+        connect: Callable[[], duckdb.DuckDBPyConnection] | None = None,
+        manifest: dict | None = None,
+    ):
+        self.exercise = exercise
+        self.answers = answers
+        self.mode = mode
+        self.workspace = workspace
+        self.reference = reference
+        self.reference_answers = reference_answers or Answers()
+        self.arrival_files = arrival_files or []
+        self.base_raw_dir = base_raw_dir
+        self.scratch_dir = scratch_dir
+        self._connect = connect
+        self._manifest = manifest
+        self._builds: dict[tuple[str, ...], DbtOutcome] = {}
+        self.cache: dict[str, Any] = {}
+
+    # ---- answers ----------------------------------------------------------------------------
+    def answer_file(self, path: str) -> str | None:
+        """The submission's text of a dbt_project file it wrote (None when it wrote none)."""
+        return self.answers.files.get(path)
+
+    def require_answer_file(self, path: str) -> str:
+        """Like ``answer_file`` but fails the check with a clear message when absent or empty."""
+        text = self.answer_file(path)
+        if text is None or not text.strip():
+            raise Fail(f"no answer for dbt_project/{path}: write it with a %%writefile cell")
+        if "YOUR CODE HERE" in text:
+            raise Fail(f"dbt_project/{path} still contains 'YOUR CODE HERE': replace it with your answer")
+        return text
+
+    def prose(self, question: str) -> str:
+        """The prose answer tagged ``answer:<this exercise>:<question>`` ('' when absent)."""
+        return self.answers.prose.get(f"{self.exercise}:{question}", "")
+
+    # ---- the submission's warehouse ----------------------------------------------------------
+    @property
+    def is_grading(self) -> bool:
+        """True in instructor grading (a workspace exists), False in an intern's self-check."""
+        return self.workspace is not None
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the submission's warehouse (sandboxed in grading)."""
+        if self.workspace is not None:
+            return self.workspace.connect()
+        if self._connect is None:
+            raise Skip("no warehouse available")
+        return self._connect()
+
+    def query(self, sql: str) -> list[tuple]:
+        """Rows of a query on the submission's warehouse; a DuckDB error becomes a failed check."""
+        try:
+            return self.connection().sql(sql).fetchall()
+        except duckdb.Error as error:
+            raise Fail(f"query failed on your warehouse: {short_message(str(error), 200)}") from None
+
+    def relation_exists(self, name: str, con: duckdb.DuckDBPyConnection | None = None) -> bool:
+        """True if a table or view of this name exists in schema main."""
+        con = con or self.connection()
+        rows = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'main' and table_name = ?",
+            [name],
+        ).fetchall()[0]
+        return bool(rows and rows[0])
+
+    @property
+    def manifest(self) -> dict:
+        """The submission's manifest.json (parsed in the workspace, or the intern's target/)."""
+        if self.workspace is not None:
+            return self.workspace.manifest()
+        return self._manifest or {}
+
+    def node(self, name: str, resource_type: str = "model") -> dict | None:
+        """The manifest node of a model (or other resource) by name."""
+        for node in self.manifest.get("nodes", {}).values():
+            if node.get("name") == name and node.get("resource_type") == resource_type:
+                return node
+        return None
+
+    def tests_on(self, model: str) -> list[dict]:
+        """Manifest test nodes that depend on a model (generic and singular)."""
+        model_node = self.node(model)
+        if model_node is None:
+            return []
+        uid = model_node["unique_id"]
+        return [
+            n for n in self.manifest.get("nodes", {}).values()
+            if n.get("resource_type") == "test" and uid in (n.get("depends_on") or {}).get("nodes", [])
+        ]
+
+    # ---- dbt ----------------------------------------------------------------------------------
+    def _need_workspace(self) -> Workspace:
+        if self.workspace is None:
+            raise Skip("runs only when the instructor grades (it builds on hidden data)")
+        return self.workspace
+
+    def build(self, *select: str, command: str = "build", full_refresh: bool = False) -> DbtOutcome:
+        """``dbt <command> --select ...`` in the submission workspace, memoized per selection."""
+        ws = self._need_workspace()
+        key = (command, *select, str(full_refresh))
+        if key not in self._builds:
+            args = [command, "--select", *select]
+            if full_refresh:
+                args.append("--full-refresh")
+            self._builds[key] = ws.dbt(*args)
+        return self._builds[key]
+
+    def require_build(self, *select: str, command: str = "build") -> DbtOutcome:
+        """Build a selection; a failed build fails (or, if already seen failing, skips) the check."""
+        key = (command, *select, "False")
+        seen = key in self._builds
+        outcome = self.build(*select, command=command)
+        if not outcome.success:
+            kind = Skip if seen else Fail
+            raise kind(f"does not build: {outcome.summary()}")
+        return outcome
+
+    def fork(self, label: str = "fork") -> Workspace:
+        """A private copy of the submission workspace for destructive experiments."""
+        ws = self._need_workspace()
+        base = self.scratch_dir or ws.root.parent
+        return ws.clone(base / f"{label}-{next(_fork_ids)}")
+
+    def discard(self, ws: Workspace) -> None:
+        """Delete a fork (frees disk; optional)."""
+        ws.close()
+        shutil.rmtree(ws.root, ignore_errors=True)
+
+    def replay_arrivals(self, ws: Workspace, days: int) -> None:
+        """Make raw clickstream = base files + the first ``days`` arrival files, in workspace ``ws``."""
+        if self.base_raw_dir is None:
+            raise Skip("no arrival data available")
+        files = sorted((self.base_raw_dir / "clickstream").glob("*.parquet")) + self.arrival_files[:days]
+        ws.load_raw_files("clickstream", files)
+
+    # ---- comparison ---------------------------------------------------------------------------
+    def compare(
+        self,
+        sql: str,
+        reference_sql: str | None = None,
+        *,
+        key: list[str] | None = None,
+        columns: str = "exact",
+        ignore: tuple[str, ...] = (),
+        tolerance: float = 1e-6,
+        what: str = "your model",
+        workspace: Workspace | None = None,
+    ) -> Comparison:
+        """Compare a query on the submission (or ``workspace``) with a query on the reference warehouse."""
+        if self.reference is None:
+            raise Skip("runs only when the instructor grades (it needs the reference answers)")
+        ws = workspace or self._need_workspace()
+        self.reference.close()
+        con = ws.connect(reference=self.reference.warehouse)
+        try:
+            load_sides(con, sql, reference_sql or sql, "warehouse")
+        except duckdb.Error as error:
+            raise Fail(f"{what} cannot be read: {short_message(str(error), 200)}") from None
+        return compare_loaded(con, key=key, columns=columns, ignore=ignore, tolerance=tolerance, what=what)
+
+    def require_same(self, sql: str, reference_sql: str | None = None, **kwargs: Any) -> str:
+        """``compare`` that fails the check (with example rows) on any difference."""
+        result = self.compare(sql, reference_sql, **kwargs)
+        if not result.ok:
+            raise Fail(result.message, examples=result.examples)
+        return result.message

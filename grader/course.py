@@ -1,0 +1,79 @@
+"""The course's own material the grader relies on: the starting dbt project and the solutions.
+
+The starting project is ``dbt_project/`` without generated folders and without any file a
+solution notebook writes (an instructor's checkout may hold answers from running solutions);
+a tracked file that a solution rewrites is taken from the git index, not the working tree.
+Reference answers always come from ``solutions/*.ipynb`` (never a second copy).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+from grader.answers import Answers, answers_from_notebooks
+
+SKIP_DIRS = ("target", "logs", "warehouse", "dbt_packages", "exports")
+SKIP_FILES = ("profiles.yml",)
+
+
+def repo_root() -> Path:
+    """The repository this package lives in."""
+    return Path(__file__).resolve().parent.parent
+
+
+def solution_notebooks(root: Path | None = None) -> list[Path]:
+    """``solutions/*.ipynb`` in name order."""
+    return sorted((root or repo_root()).joinpath("solutions").glob("*.ipynb"))
+
+
+def reference_answers(root: Path | None = None) -> Answers:
+    """Answers of the solution notebooks (solution markers stripped)."""
+    notebooks = [(p.name, p.read_bytes()) for p in solution_notebooks(root)]
+    return answers_from_notebooks(notebooks, reference=True)
+
+
+def _git_index_file(root: Path, rel: str) -> bytes | None:
+    """The staged content of a tracked file, or None when untracked / not a git checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "show", f":{rel}"], capture_output=True, check=False, timeout=30
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def starting_project(root: Path | None = None, answer_paths: set[str] | None = None) -> dict[str, bytes]:
+    """Files of the starting dbt project, by dbt_project-relative path."""
+    root = root or repo_root()
+    project = root / "dbt_project"
+    if answer_paths is None:
+        answer_paths = set(reference_answers(root).files)
+    files: dict[str, bytes] = {}
+    for path in sorted(project.rglob("*")):
+        rel = path.relative_to(project).as_posix()
+        if not path.is_file() or path.is_symlink():
+            continue
+        if rel.split("/")[0] in SKIP_DIRS or rel in SKIP_FILES or "/." in f"/{rel}":
+            continue
+        if rel in answer_paths:
+            staged = _git_index_file(root, f"dbt_project/{rel}")
+            if staged is not None:
+                files[rel] = staged
+            continue
+        files[rel] = path.read_bytes()
+    if "dbt_project.yml" not in files:
+        raise FileNotFoundError(f"{project}/dbt_project.yml not found: is {root} the course repository?")
+    return files
+
+
+def fingerprint(*parts: bytes | str) -> str:
+    """A short stable hash of the given contents (cache keys)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8") if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big"))
+        digest.update(data)
+    return digest.hexdigest()[:16]

@@ -1,0 +1,101 @@
+"""The intern's self-check: public checks of one exercise against their own dev warehouse.
+
+Read-only and short-lived: the notebook's own DuckDB connections are released first (so the
+check can open the file), and the check's connection is closed before returning (no lock kept).
+Output is deterministic text: what passed, what failed, a hint; never the solution.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+from grader.answers import ALLOWED_TOP_DIRS, Answers
+from grader.api import get_exercise
+from grader.context import CheckContext
+from grader.runner import run_check
+
+
+def _paths() -> tuple[Path, Path]:
+    """(dbt_project dir, dev warehouse file), resolved like the notebooks and profiles.yml do."""
+    try:
+        from notebook_helpers.paths import dbt_project_dir, warehouse_path
+
+        return dbt_project_dir(), warehouse_path()
+    except ImportError:
+        from grader.course import repo_root
+
+        project = repo_root() / "dbt_project"
+        return project, project / "warehouse" / "dev.duckdb"
+
+
+def _release_notebook_connections() -> None:
+    try:
+        from notebook_helpers.connections import release_all
+    except ImportError:
+        return
+    release_all()
+
+
+def _own_answers(project: Path) -> Answers:
+    answers = Answers()
+    for top in ALLOWED_TOP_DIRS:
+        for path in sorted((project / top).rglob("*")) if (project / top).is_dir() else []:
+            if path.is_file() and path.suffix in (".sql", ".yml", ".yaml", ".md"):
+                answers.files[path.relative_to(project).as_posix()] = path.read_text(errors="replace")
+    return answers
+
+
+def selfcheck_lines(exercise_id: str) -> list[str]:
+    """The feedback lines of a self-check (also used by tests); a usage problem starts with 'grader:'."""
+    try:
+        exercise = get_exercise(exercise_id)
+    except ValueError as error:
+        return [f"grader: {error}"]
+    public = [c for c in exercise.checks if c.public]
+    if not public:
+        return [f"Exercise {exercise.id}: no self-checks yet. Your work is graded by the instructor."]
+    project, warehouse = _paths()
+    if not warehouse.exists():
+        return [f"Exercise {exercise.id}: your warehouse {warehouse.name} does not exist yet: "
+                "run `make lab` (or `%dbt build`) first."]
+    manifest_path = project / "target" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    _release_notebook_connections()
+    holder: dict[str, duckdb.DuckDBPyConnection] = {}
+
+    def connect() -> duckdb.DuckDBPyConnection:
+        if "con" not in holder:
+            holder["con"] = duckdb.connect(str(warehouse), read_only=True)
+        return holder["con"]
+
+    ctx = CheckContext(exercise.id, _own_answers(project), mode="self", connect=connect, manifest=manifest)
+    lines = [f"Exercise {exercise.id} ({exercise.title}): self-check of {len(public)} public check(s)"]
+    passed = 0
+    try:
+        for spec in public:
+            try:
+                entry = run_check(ctx, spec, [str(project)])
+            except duckdb.Error as error:
+                entry = {"passed": False, "message": str(error).splitlines()[0], "name": spec.name}
+            mark = "PASS" if entry["passed"] else "FAIL"
+            passed += entry["passed"]
+            lines.append(f"  [{mark}] {spec.name}: {entry['message']}")
+            if not entry["passed"] and entry.get("hint"):
+                lines.append(f"         hint: {entry['hint']}")
+    finally:
+        if "con" in holder:
+            holder["con"].close()
+    hidden = len(exercise.checks) - len(public)
+    lines.append(f"{passed}/{len(public)} public checks pass. The instructor also runs {hidden} more "
+                 "check(s) on hidden data.")
+    return lines
+
+
+def run_selfcheck(exercise_id: str) -> bool:
+    """Print the self-check feedback; True when every public check passes."""
+    lines = selfcheck_lines(exercise_id)
+    print("\n".join(lines))
+    return not lines[0].startswith("grader:") and all("[FAIL]" not in line for line in lines)

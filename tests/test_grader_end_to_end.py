@@ -1,0 +1,184 @@
+"""End to end: real generator, real dbt, real DuckDB. Solutions score full marks, the unsolved
+notebooks zero, wrong variants and the seed's answers lose exactly the expected checks, hostile
+submissions are contained and reported, the gradebook is complete and the scores reproducible.
+
+Until solutions/ holds the 5.1/5.2 notebooks, the course root used here takes its reference
+answers from tests/fixtures/submissions/synthetic_solutions (a copy of the course otherwise).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from grader.batch import grade_batch
+from grader.course import starting_project
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "tests" / "fixtures" / "submissions"
+SEED, SCALE = 99, 0.02
+GRADED = ["synthetic_solutions", "unsolved", "wrong_fanout_and_no_dedup",
+          "wrong_dropped_customers_and_append",
+          "wrong_weak_test_view_and_no_lookback", "seed_answers", "hostile_sql", "hostile_files",
+          "hostile_broken_notebook", "hostile_zip_slip.zip", "hostile_empty.zip", "broken_jinja_in_5_2"]
+EX51 = {"builds", "one_row_per_customer", "same_columns", "matches_reference", "no_fanout_join",
+        "materialization", "indexes_harmless", "singular_test_present", "singular_test_catches_errors"}
+EX52 = {"materialized_incremental", "unique_key", "incremental_strategy", "key_tests", "documented",
+        "first_run_on_empty_target", "late_events", "no_duplicates", "equals_full_refresh", "idempotent"}
+EXPECTED_FAILURES = {
+    "wrong_fanout_and_no_dedup": ({"matches_reference", "no_fanout_join"},
+                                  {"no_duplicates", "equals_full_refresh"}),
+    "wrong_dropped_customers_and_append": ({"one_row_per_customer", "matches_reference"},
+                                           {"incremental_strategy", "no_duplicates", "equals_full_refresh",
+                                            "idempotent"}),
+    "wrong_weak_test_view_and_no_lookback": ({"materialization", "singular_test_catches_errors"},
+                                             {"late_events", "equals_full_refresh"}),
+    # seed-review: 5.1 current_timestamp() (everything that needs the build) and its `!=` test;
+    # 5.2 empty target, late events, duplicates (so never equal to a full refresh)
+    "seed_answers": (EX51 - {"materialization", "singular_test_present"},
+                     {"first_run_on_empty_target", "late_events", "no_duplicates", "equals_full_refresh"}),
+}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("course")
+    for rel, data in starting_project(REPO).items():  # the real starting project, without answers
+        (root / "dbt_project" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "dbt_project" / rel).write_bytes(data)
+    (root / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
+    (root / "solutions").mkdir()
+    for notebook in sorted((FIXTURES / "synthetic_solutions").glob("*.ipynb")):
+        shutil.copy(notebook, root / "solutions" / notebook.name)
+    return root
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("grader-cache")
+
+
+@pytest.fixture(scope="module")
+def graded(course: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    klass = tmp_path_factory.mktemp("class")
+    for name in GRADED:
+        src = FIXTURES / name
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, klass / name)
+    shutil.copytree(FIXTURES / "wrong_weak_test_view_and_no_lookback", klass / "zz_same_again")
+    linked = klass / "hostile_symlink"
+    linked.mkdir()
+    (linked / "5_1_optimize_model.ipynb").symlink_to("/etc/passwd")
+    out = tmp_path_factory.mktemp("out")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VB_GRADER_CACHE", str(cache))
+        reports = grade_batch([klass], out, jobs=2, timeout=400, seed=SEED, scale=SCALE, course_root=course,
+                              log=lambda _m: None)
+    return out, {r["submission"]: r for r in reports}
+
+
+def failed(report: dict, ex: str) -> set[str]:
+    return {c["name"] for c in report["exercises"][ex]["checks"] if not c["passed"]}
+
+
+def test_gradebook_is_complete(graded):
+    out, reports = graded
+    with open(out / "gradebook.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0]) == ["submission", "status", "total", "max_total", "5.1", "5.2", "5.3", "5.4", "5.5",
+                             "bonus"]
+    assert sorted(r["submission"] for r in rows) == sorted(reports)
+    assert len(rows) == len(GRADED) + 2
+    for name in reports:
+        report = json.loads((out / name / "report.json").read_text())
+        assert set(report) >= {"submission", "status", "score", "max_score", "exercises"}
+        assert (out / name / "feedback.html").exists() and (out / name / "review.md").exists()
+
+
+def test_solutions_score_full_marks_and_unsolved_zero(graded):
+    _, reports = graded
+    solved, unsolved = reports["synthetic_solutions"], reports["unsolved"]
+    for ex in ("5.1", "5.2"):
+        assert failed(solved, ex) == set(), solved["exercises"][ex]
+        assert unsolved["exercises"][ex]["score"] == 0
+    assert {c["name"] for c in solved["exercises"]["5.1"]["checks"]} == EX51
+    assert {c["name"] for c in solved["exercises"]["5.2"]["checks"]} == EX52
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_FAILURES))
+def test_wrong_variants_lose_exactly_the_expected_checks(graded, name: str):
+    _, reports = graded
+    lost51, lost52 = EXPECTED_FAILURES[name]
+    assert failed(reports[name], "5.1") == lost51
+    assert failed(reports[name], "5.2") == lost52
+
+
+def test_a_jinja_error_zeroes_only_its_exercise(graded):
+    _, reports = graded
+    broken = reports["broken_jinja_in_5_2"]
+    assert failed(broken, "5.1") == set()
+    assert failed(broken, "5.2") == EX52
+    assert all("does not parse" in c["message"] for c in broken["exercises"]["5.2"]["checks"])
+
+
+def test_hostile_submissions_are_contained_and_reported(graded):
+    _, reports = graded
+    sql = reports["hostile_sql"]
+    assert sql["status"] == "ok"
+    for ex in ("5.1", "5.2"):
+        assert {"builds", "no_duplicates", "late_events"} & failed(sql, ex)
+    assert "disabled by configuration" in sql["exercises"]["5.1"]["checks"][0]["message"]
+    assert not Path("/tmp/vb_grader_pwned.csv").exists()
+    files = reports["hostile_files"]
+    assert any("Python model" in p for p in files["problems"])
+    assert any("leaves dbt_project" in p for p in files["problems"])
+    assert not Path("/tmp/vb_grader_climb.sql").exists()
+    broken = reports["hostile_broken_notebook"]
+    assert broken["score"] == 0 and any("not valid notebook JSON" in p for p in broken["problems"])
+    assert any("not UTF-8" in p for p in broken["problems"])
+    assert any("climbs out" in p for p in reports["hostile_zip_slip"]["problems"])
+    assert reports["hostile_empty"]["status"] == "error" and reports["hostile_empty"]["score"] == 0
+    assert any("symbolic link" in p for p in reports["hostile_symlink"]["problems"])
+
+
+def test_same_input_gives_the_same_report(graded):
+    out, _ = graded
+    first = json.loads((out / "wrong_weak_test_view_and_no_lookback" / "report.json").read_text())
+    again = json.loads((out / "zz_same_again" / "report.json").read_text())
+    first.pop("submission"), again.pop("submission")
+    assert first == again
+
+
+def test_timeout_is_recorded_and_batch_completes(graded, course: Path, cache: Path, tmp_path: Path):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VB_GRADER_CACHE", str(cache))
+        reports = grade_batch([FIXTURES / "hostile_infinite_recursion"], tmp_path, jobs=1, timeout=20,
+                              seed=SEED, scale=SCALE, course_root=course, log=lambda _m: None)
+    assert reports[0]["status"] == "timeout" and reports[0]["score"] == 0
+    assert "hostile_infinite_recursion,timeout,0," in (tmp_path / "gradebook.csv").read_text()
+
+
+def test_selfcheck_prints_public_checks_and_releases_the_lock(graded, cache: Path, tmp_path: Path, capsys):
+    from grader.api import get_exercise
+    from grader.selfcheck import selfcheck_lines
+
+    (reference,) = list(cache.glob("*/reference"))
+    repo = tmp_path / "repo"
+    shutil.copytree(reference / "dbt_project", repo / "dbt_project")
+    warehouse = tmp_path / "dev.duckdb"
+    shutil.copy(reference / "warehouse.duckdb", warehouse)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VB_REPO_ROOT", str(repo))
+        mp.setenv("VB_DUCKDB_PATH", str(warehouse))
+        lines = selfcheck_lines("5.1")
+        assert lines == selfcheck_lines("5.1")
+        mp.setattr(get_exercise("5.4"), "checks", [])
+        none_yet = selfcheck_lines("5.4")
+    assert "[FAIL]" not in "\n".join(lines) and sum("[PASS]" in line for line in lines) >= 4
+    assert "no self-checks yet" in none_yet[0]
+    duckdb.connect(str(warehouse)).close()  # no lock left behind
