@@ -426,6 +426,8 @@ def columns_described(ctx: CheckContext) -> str:
           hint="materialized='table'; BigQuery's partition_by/cluster_by do nothing on DuckDB (section 5).")
 def plain_table(ctx: CheckContext) -> str:
     """Materialized as a table, without BigQuery-only partition_by / cluster_by configs."""
+    if ctx.is_grading:
+        ctx.require_answer_file(MODEL_FILE)
     node = ctx.node(MODEL)
     if node is None:
         raise Fail(f"{MODEL} is not in your dbt project (run its %%writefile cell and `%dbt parse`)")
