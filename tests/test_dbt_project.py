@@ -162,6 +162,10 @@ def test_every_model_has_a_primary_key_test(manifest: dict, models: dict) -> Non
         assert (unique & not_null) or combo, f"{name} has no primary-key test"
 
 
+# Exercise 5.5 documents this mart; the starting project ships the draft the exercise improves.
+EXERCISE_5_5_MART = "mart_customer_overview"
+
+
 def test_every_column_of_every_model_is_described(built: dict, models: dict) -> None:
     with duckdb.connect(str(built["db"]), read_only=True) as con:
         actual = {}
@@ -171,6 +175,8 @@ def test_every_column_of_every_model_is_described(built: dict, models: dict) -> 
             actual.setdefault(table, set()).add(column)
     for name, node in models.items():
         assert node["description"].strip(), f"{name} has no description"
+        if name == EXERCISE_5_5_MART:
+            continue  # starts as a colleague's thin draft: documenting it fully is exercise 5.5
         documented = {c for c, meta in node["columns"].items() if meta["description"].strip()}
         assert actual[name] - documented == set(), f"{name}: undocumented {actual[name] - documented}"
         assert set(node["columns"]) - actual[name] == set(), f"{name}: documents missing columns"

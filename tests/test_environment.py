@@ -55,7 +55,8 @@ def test_environment_yml_has_python_311_and_the_same_pins():
 
 def test_venv_has_exactly_the_pinned_versions():
     for name, version in requirements().items():
-        assert metadata.version(name) == version, f"{name}: venv has {metadata.version(name)}, pinned {version}"
+        installed = metadata.version(name)
+        assert installed == version, f"{name}: venv has {installed}, pinned {version}"
 
 
 def test_pyproject_targets_python_311():

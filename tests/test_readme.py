@@ -126,7 +126,8 @@ def test_reset_then_warehouse_rebuilds_in_a_copy(tmp_path):
     reset = subprocess.run(["make", "reset-warehouse"], cwd=copy, env=env, capture_output=True, text=True)
     assert reset.returncode == 0, reset.stdout + reset.stderr
     assert not warehouse.exists()
-    build = subprocess.run(["make", "warehouse"], cwd=copy, env=env, capture_output=True, text=True, timeout=900)
+    build = subprocess.run(["make", "warehouse"], cwd=copy, env=env, capture_output=True, text=True,
+                           timeout=900)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     assert warehouse.exists() and warehouse.stat().st_size > 1_000_000
 
