@@ -19,7 +19,6 @@ LAB_PORT ?= 8888
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PLOOMBER_STATS_ENABLED := false
 export DO_NOT_TRACK := 1
-export MPLBACKEND := Agg
 
 DBT_SOURCES := $(shell find dbt_project -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.md' \) \
                  -not -path 'dbt_project/target/*' -not -path 'dbt_project/logs/*' -not -path 'dbt_project/docs/*' 2>/dev/null)
@@ -51,7 +50,7 @@ $(STATE)/warehouse.ok: $(RAW)/_manifest.json $(DBT_SOURCES)
 lab: venv data
 	@$(MAKE) --no-print-directory warehouse \
 	  || echo "Note: some models or tests failed (an exercise in progress?). Starting JupyterLab anyway."
-	env -u MPLBACKEND $(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
 	  $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 test: warehouse

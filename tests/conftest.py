@@ -63,13 +63,14 @@ def copy_workspace(dest: Path, warehouse: Path | None = None) -> Path:
 def scratch_env(root: Path) -> dict[str, str]:
     """Environment for a subprocess working in the scratch copy ``root``: its own packages,
     its own HOME, default paths (no VB_* overrides), no telemetry, no display."""
-    env = {k: v for k, v in os.environ.items() if k not in _VB_VARS and not k.startswith("JUPYTER")}
+    # no MPLBACKEND: kernels then use the inline backend, as in JupyterLab (Agg would drop stored figures)
+    env = {k: v for k, v in os.environ.items()
+           if k not in _VB_VARS and k != "MPLBACKEND" and not k.startswith("JUPYTER")}
     home = root / "home"
     home.mkdir(exist_ok=True)
     env.update(
         PYTHONPATH=str(root),
         HOME=str(home),
-        MPLBACKEND="Agg",
         PLOOMBER_STATS_ENABLED="false",
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         DO_NOT_TRACK="1",
