@@ -216,7 +216,9 @@ def _public_lines(solution: Path) -> set[str]:
             if re.match(r"^\s*(--|#)\s*(BEGIN|END) SOLUTION\s*$", line):
                 inside = "BEGIN" in line
             elif not inside:
-                public |= _normalised_lines(line.lstrip("#- "))
+                # as written, and uncommented once (SKELETON lines are commented in the solution)
+                public |= _normalised_lines(line)
+                public |= _normalised_lines(re.sub(r"^\s*(#|--)\s?", "", line, count=1))
     return public
 
 
