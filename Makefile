@@ -21,7 +21,7 @@ export PLOOMBER_STATS_ENABLED := false
 export DO_NOT_TRACK := 1
 
 DBT_SOURCES := $(shell find dbt_project -type f \( -name '*.sql' -o -name '*.yml' -o -name '*.md' \) \
-                 -not -path 'dbt_project/target/*' -not -path 'dbt_project/logs/*' -not -path 'dbt_project/docs/*' 2>/dev/null)
+                 -not -path 'dbt_project/target/*' -not -path 'dbt_project/logs/*' -not -path 'dbt_project/docs/*' -not -path 'dbt_project/ci/*' 2>/dev/null)
 GENERATOR   := $(wildcard datasets/*.py)
 
 .PHONY: help venv data warehouse lab test bench notebooks solutions lint reset-warehouse clean

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 WRITEFILE_PREFIX = "../dbt_project/"
-ALLOWED_TOP_DIRS = ("models", "tests", "macros", "docs", "analyses", "snapshots")
+ALLOWED_TOP_DIRS = ("models", "tests", "macros", "docs", "analyses", "snapshots", "ci")
 ALLOWED_SUFFIXES = (".sql", ".yml", ".yaml", ".md")
 PROTECTED_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
 MAX_FILE_CHARS = 1_000_000

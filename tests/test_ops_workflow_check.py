@@ -6,9 +6,21 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from grader.course import reference_answers
 from ops.workflow_check import check_workflow
 
-REFERENCE = Path(__file__).resolve().parents[1] / "dbt_project" / "ci" / "dbt_ci.yml"
+# The complete workflow is exercise 5.4's answer: its only source is the solution notebook.
+# dbt_project/ci/dbt_ci.yml is the interns' starting point (with TODOs).
+STARTING_POINT = Path(__file__).resolve().parents[1] / "dbt_project" / "ci" / "dbt_ci.yml"
+
+
+@pytest.fixture(scope="module")
+def REFERENCE(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("reference") / "dbt_ci.yml"
+    path.write_text(reference_answers().files["ci/dbt_ci.yml"])
+    return path
 
 
 def present(path: Path) -> dict[str, bool]:
@@ -21,7 +33,11 @@ def write(tmp_path: Path, body: str) -> Path:
     return path
 
 
-def test_reference_workflow_has_every_step():
+def test_starting_point_lacks_the_steps_the_intern_adds():
+    assert not all(present(STARTING_POINT).values()), "the starting workflow already holds the answer"
+
+
+def test_reference_workflow_has_every_step(REFERENCE):
     assert all(present(REFERENCE).values()), present(REFERENCE)
     out = subprocess.run(
         [sys.executable, "-m", "ops.workflow_check", str(REFERENCE)],
