@@ -8,6 +8,8 @@ import hashlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -79,8 +81,23 @@ def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
         pytest.fail(f"{' '.join(command[-3:])} ran longer than {TIMEOUT} s (VB_NOTEBOOK_TIMEOUT)")
 
 
+def _intern_command(name: str) -> list[str]:
+    return [sys.executable, "-c", _RUN_TOP_TO_BOTTOM, f"notebooks/{name}", str(TIMEOUT)]
+
+
+@pytest.fixture(scope="module")
+def intern_runs(intern_copy: Path) -> Iterator[dict[str, Future]]:
+    """Run the intern notebooks in the background (their own scratch copy, one at a time) while
+    the solution notebooks run in the foreground: the machine has two cores."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield {
+            name: pool.submit(_run, _intern_command(name), intern_copy)
+            for name in INTERN
+        }
+
+
 @pytest.mark.slow
-def test_scratch_copy_imports_its_own_packages(solutions_copy: Path):
+def test_scratch_copy_imports_its_own_packages(solutions_copy: Path, intern_runs: dict[str, Future]):
     probe = (
         "import datasets, grader, notebook_helpers as h; "
         "print(h.repo_root()); print(h.warehouse_path()); print(h.raw_dir()); "
@@ -108,8 +125,8 @@ def test_solution_notebook_reproduces_its_outputs(name: str, solutions_copy: Pat
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", INTERN)
-def test_intern_notebook_runs_top_to_bottom(name: str, intern_copy: Path):
-    done = _run([sys.executable, "-c", _RUN_TOP_TO_BOTTOM, f"notebooks/{name}", str(TIMEOUT)], intern_copy)
+def test_intern_notebook_runs_top_to_bottom(name: str, intern_runs: dict[str, Future]):
+    done = intern_runs[name].result()
     assert done.returncode == 0, f"notebooks/{name} raised:\n{done.stdout}{done.stderr[-2000:]}"
 
 
