@@ -58,11 +58,12 @@ def test_solution_answers_pass_every_check(no_project):
         "pass: all 7 required sections are there (your instructor reads the content)")
 
 
-def test_intern_starting_point_parses_but_misses_steps_and_document(no_project):
+def test_intern_starting_point_scores_nothing(no_project):
     intern = {path: strip_cell(body) for path, body in _writefile_cells().items()}
     assert "YOUR CODE HERE" in intern[ex_5_4.WORKFLOW]
     result = _run(intern)
-    assert result["workflow_parses"] == "pass: the workflow parses"
+    assert result["workflow_parses"] == (
+        "fail: dbt_project/ci/dbt_ci.yml still contains 'YOUR CODE HERE': replace it with your answer")
     assert result["workflow_build_and_test"] == (
         "fail: the workflow has no `dbt build` step and no `dbt test` step")
     assert result["workflow_slim_ci"] == "fail: the workflow has no slim CI step"

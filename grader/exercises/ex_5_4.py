@@ -100,8 +100,8 @@ def _require_steps(ctx: CheckContext, *names: str) -> str:
 @EX.check("workflow_parses", points=1, public=True,
           hint="`%%writefile ../dbt_project/ci/dbt_ci.yml` with a complete GitHub Actions workflow")
 def workflow_parses(ctx: CheckContext) -> str:
-    """The CI workflow is valid YAML with jobs and steps."""
-    workflow_checks(_answer(ctx, WORKFLOW, placeholder_ok=True))
+    """The CI workflow is valid YAML with jobs and steps (and no longer the unfinished starting point)."""
+    workflow_checks(_answer(ctx, WORKFLOW))
     return "the workflow parses"
 
 
