@@ -2,7 +2,7 @@
 
 Intern SQL runs with external access disabled and the configuration locked: no file reads or
 writes (raw data is loaded into the warehouse as tables beforehand), no ATTACH of files, no
-INSTALL/LOAD of extensions, no COPY, and memory and spill space capped.
+INSTALL/LOAD of extensions, no COPY, and memory, spill space and query time capped.
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import duckdb
 MEMORY_LIMIT = "2GB"
 SPILL_LIMIT = "2GB"
 ADDRESS_SPACE_LIMIT = 8 * 1024**3
+# One runaway query (e.g. a join that fans out to billions of rows, as the seed's 5.3 mart does)
+# fails on its own instead of eating the whole submission's time limit and the other exercises.
+QUERY_TIME_LIMIT_MS = 120_000
 
 
 def duckdb_config(temp_dir: Path, *, threads: int = 1) -> dict[str, str | bool | int]:
@@ -26,6 +29,7 @@ def duckdb_config(temp_dir: Path, *, threads: int = 1) -> dict[str, str | bool |
         "allow_community_extensions": False,
         "memory_limit": MEMORY_LIMIT,
         "max_temp_directory_size": SPILL_LIMIT,
+        "max_execution_time": QUERY_TIME_LIMIT_MS,
         "temp_directory": str(temp_dir),
         "threads": threads,
         "lock_configuration": True,

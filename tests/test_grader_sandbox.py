@@ -94,3 +94,16 @@ def test_profiler_finds_fan_out_joins(warehouse: Path, tmp_path: Path):
     ok = profile_joins(con, "select a.k, c.label from a join c on a.k = c.k")
     assert ok and not any(j.fans_out for j in ok)
     con.close()
+
+
+def test_a_runaway_query_is_stopped_by_the_query_time_limit(warehouse: Path, tmp_path: Path, monkeypatch):
+    import grader.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "QUERY_TIME_LIMIT_MS", 500)
+    con = sandboxed_connect(warehouse, tmp_path / "tmp", read_only=True)
+    with pytest.raises(duckdb.Error, match="maximum execution time"):
+        con.execute("with recursive r(n) as (select 1 union all select n + 1 from r) select count(*) from r")
+    assert con.execute("select count(*) from a").fetchall() == [(1000,)], "the connection stays usable"
+    with pytest.raises(duckdb.Error):
+        con.execute("set max_execution_time = 0")  # an intern cannot lift it
+    con.close()
