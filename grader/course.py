@@ -45,6 +45,14 @@ def _git_index_file(root: Path, rel: str) -> bytes | None:
     return done.stdout if done.returncode == 0 else None
 
 
+def intern_starting_files(root: Path | None = None) -> dict[str, bytes]:
+    """What the unsolved intern notebooks write, by dbt_project path: for a starting file that an
+    exercise rewrites (e.g. 5.5's mart YAML), the content the course ships."""
+    root = root or repo_root()
+    notebooks = [(p.name, p.read_bytes()) for p in sorted((root / "notebooks").glob("*.ipynb"))]
+    return {rel: text.encode("utf-8") for rel, text in answers_from_notebooks(notebooks).files.items()}
+
+
 def starting_project(root: Path | None = None, answer_paths: set[str] | None = None) -> dict[str, bytes]:
     """Files of the starting dbt project, by dbt_project-relative path."""
     root = root or repo_root()
@@ -59,7 +67,11 @@ def starting_project(root: Path | None = None, answer_paths: set[str] | None = N
         if rel.split("/")[0] in SKIP_DIRS or rel in SKIP_FILES or "/." in f"/{rel}":
             continue
         if rel in answer_paths:
+            # an exercise rewrites this path: keep it only if it is a starting file (tracked in git,
+            # or, without git, a file the intern notebooks start from), never an answer left behind
             staged = _git_index_file(root, f"dbt_project/{rel}")
+            if staged is None:
+                staged = intern_starting_files(root).get(rel)
             if staged is not None:
                 files[rel] = staged
             continue

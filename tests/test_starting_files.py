@@ -1,0 +1,53 @@
+"""A starting file that an exercise rewrites (5.5's mart YAML, 5.4's CI workflow) is exactly what
+the unsolved intern notebook writes: interns start from what the course ships, and the grader can
+recover the starting project from the notebooks where there is no git (grader.course)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grader.course import intern_starting_files, reference_answers, starting_project
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tracked(rel: str) -> bool:
+    done = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--error-unmatch", f"dbt_project/{rel}"],
+                          capture_output=True)
+    return done.returncode == 0
+
+
+def _normalised(text: str) -> list[str]:
+    placeholders = ("# YOUR CODE HERE", "-- YOUR CODE HERE")
+    return [line for line in text.rstrip("\n").splitlines() if line.strip() not in placeholders]
+
+
+REWRITTEN = sorted(rel for rel in reference_answers(ROOT).files if (ROOT / "dbt_project" / rel).is_file())
+
+
+def test_the_exercises_rewrite_two_starting_files():
+    assert "models/marts/_mart_customer_overview.yml" in REWRITTEN
+    assert "ci/dbt_ci.yml" in REWRITTEN
+
+
+@pytest.mark.parametrize("rel", REWRITTEN)
+def test_intern_notebook_writes_the_shipped_starting_file(rel: str):
+    if not _tracked(rel):
+        pytest.skip(f"{rel} is an answer left in this checkout, not a starting file")
+    shipped = (ROOT / "dbt_project" / rel).read_text(encoding="utf-8")
+    intern = intern_starting_files(ROOT)[rel].decode("utf-8")
+    assert _normalised(intern) == _normalised(shipped), f"notebooks/ start {rel} from other content"
+
+
+def test_starting_project_without_git_keeps_rewritten_starting_files(tmp_path: Path):
+    copy = tmp_path / "repo"
+    skip = shutil.ignore_patterns("target", "logs", "*.duckdb", "*.wal")
+    for part in ("dbt_project", "solutions", "notebooks"):
+        shutil.copytree(ROOT / part, copy / part, ignore=skip)
+    files = starting_project(copy)
+    assert "models/marts/_mart_customer_overview.yml" in files
+    assert "int_customer_behavior_optimized" not in " ".join(files)
