@@ -56,10 +56,13 @@ lab: venv data
 test: warehouse
 	$(PY) -m pytest
 
+# Benchmarks print numbers (no assertions). Smaller runs: make bench BENCH_SCALES=0.1 BENCH_COPIES=1
+BENCH_SCALES ?= 1,10
+BENCH_COPIES ?= 4
 bench: warehouse
-	$(PY) bench/bench_generation.py
-	$(PY) bench/bench_dbt.py
-	$(PY) bench/bench_grading.py
+	$(PY) bench/bench_generation.py --scales $(BENCH_SCALES)
+	$(PY) bench/bench_dbt.py --scales $(BENCH_SCALES)
+	$(PY) bench/bench_grading.py --copies $(BENCH_COPIES) --jobs 2
 
 notebooks: venv
 	$(PY) -m grader assign

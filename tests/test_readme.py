@@ -27,6 +27,7 @@ COVERED = {
     "make warehouse": "tests/test_readme.py::test_make_warehouse_is_a_noop_once_built",
     "make test": ".ci/run (CI runs exactly this)",
     "make reset-warehouse": "tests/test_readme.py::test_reset_then_warehouse_rebuilds_in_a_copy",
+    "make bench": "tests/test_readme.py::test_make_bench_prints_numbers_at_a_tiny_scale",
     ".venv/bin/python -m grader grade submissions/ --out grading-out --jobs 2":
         "tests/test_readme.py::test_grade_command_as_written",
 }
@@ -144,3 +145,16 @@ def test_grade_command_as_written(tmp_path):
     gradebook = (copy / "grading-out" / "gradebook.csv").read_text().splitlines()
     assert gradebook[0].startswith("submission,status,total,max_total")
     assert len(gradebook) == 2 and gradebook[1].startswith("intern_a,")
+
+
+def test_make_bench_prints_numbers_at_a_tiny_scale(tmp_path):
+    if not (ROOT / ".state" / "warehouse.ok").exists():
+        pytest.skip("run through `make test`, which builds the warehouse first")
+    env = _env() | {"VB_GRADER_CACHE": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    done = subprocess.run(["make", "bench", "BENCH_SCALES=0.02", "BENCH_COPIES=1"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    out = done.stdout
+    assert "rows/s" in out or "rows per second" in out, out[-2000:]
+    assert re.search(r"ratio|overhead", out), out[-2000:]
+    assert re.search(r"per minute|submissions/min", out), out[-2000:]
