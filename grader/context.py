@@ -151,6 +151,26 @@ class CheckContext:
             raise kind(f"does not build: {outcome.summary()}")
         return outcome
 
+    def require_model(self, model: str, answer_file: str, *,
+                      how: str = "run its %%writefile cell, then") -> None:
+        """The usual first step of a check on an answer model.
+
+        Grading: the answer file is written and the model builds (once, memoized). Self-check: the
+        model is in the intern's warehouse (``how`` says what to do when it is not).
+        """
+        if self.is_grading:
+            self.require_answer_file(answer_file)
+            self.require_build(model, command="run")
+        elif not self.relation_exists(model):
+            raise Fail(f"{model} is not in your warehouse yet: {how} `%dbt build -s {model}`")
+
+    def require_reference_relation(self, model: str, what: str) -> None:
+        """Skip unless grading with a reference warehouse that holds ``model`` (``what``: for the message)."""
+        if self.reference is None:
+            raise Skip("runs only when the instructor grades")
+        if not self.relation_exists(model, self.reference.connect()):
+            raise Skip(f"the reference answer is not available (solutions/ has no {what})")
+
     def fork(self, label: str = "fork") -> Workspace:
         """A private copy of the submission workspace for destructive experiments."""
         ws = self._need_workspace()

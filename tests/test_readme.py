@@ -133,13 +133,20 @@ def test_reset_then_warehouse_rebuilds_in_a_copy(tmp_path):
     assert warehouse.exists() and warehouse.stat().st_size > 1_000_000
 
 
-def test_grade_command_as_written(tmp_path):
+@pytest.fixture(scope="module")
+def grader_cache(tmp_path_factory) -> Path:
+    """One hidden-data cache for the grading commands of this module (kept out of $HOME)."""
+    return tmp_path_factory.mktemp("grader-cache")
+
+
+def test_grade_command_as_written(tmp_path, grader_cache):
     copy = _scratch_repo(tmp_path)
     submissions = copy / "submissions"
     submissions.mkdir()
     shutil.copy(ROOT / "notebooks" / "00_getting_started.ipynb", submissions / "intern_a.ipynb")
     command = ".venv/bin/python -m grader grade submissions/ --out grading-out --jobs 2"
-    done = subprocess.run(command.split(), cwd=copy, env=_env() | {"PYTHONPATH": str(copy)},
+    env = _env() | {"PYTHONPATH": str(copy), "VB_GRADER_CACHE": str(grader_cache)}
+    done = subprocess.run(command.split(), cwd=copy, env=env,
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     gradebook = (copy / "grading-out" / "gradebook.csv").read_text().splitlines()
@@ -147,10 +154,10 @@ def test_grade_command_as_written(tmp_path):
     assert len(gradebook) == 2 and gradebook[1].startswith("intern_a,")
 
 
-def test_make_bench_prints_numbers_at_a_tiny_scale(tmp_path):
+def test_make_bench_prints_numbers_at_a_tiny_scale(tmp_path, grader_cache):
     if not (ROOT / ".state" / "warehouse.ok").exists():
         pytest.skip("run through `make test`, which builds the warehouse first")
-    env = _env() | {"VB_GRADER_CACHE": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    env = _env() | {"VB_GRADER_CACHE": str(grader_cache), "HOME": str(tmp_path)}
     done = subprocess.run(["make", "bench", "BENCH_SCALES=0.02", "BENCH_COPIES=1"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -24,12 +24,7 @@ EX.manual("q4", points=1, prompt="How did you measure the improvement (numbers, 
 
 def _require_model(ctx: CheckContext) -> None:
     """Grading: build the model (once). Self-check: it must exist in your warehouse."""
-    if ctx.is_grading:
-        ctx.require_answer_file(MODEL_FILE)
-        ctx.require_build(MODEL, command="run")
-    elif not ctx.relation_exists(MODEL):
-        raise Fail(f"{MODEL} is not in your warehouse yet: run the %%writefile cell, "
-                   f"then `%dbt build -s {MODEL}`")
+    ctx.require_model(MODEL, MODEL_FILE, how="run the %%writefile cell, then")
 
 
 @EX.check("builds", points=2, public=True, hint="Read dbt's error message: it names the line that fails.")
@@ -73,10 +68,7 @@ def same_columns(ctx: CheckContext) -> str:
 
 
 def _require_reference(ctx: CheckContext) -> None:
-    if ctx.reference is None:
-        raise Skip("runs only when the instructor grades")
-    if not ctx.relation_exists(MODEL, ctx.reference.connect()):
-        raise Skip("the reference answer is not available (solutions/ has no 5.1 model)")
+    ctx.require_reference_relation(MODEL, "5.1 model")
 
 
 @EX.check("matches_reference", points=3, hint="Aggregate orders on their own: joining clickstream first "

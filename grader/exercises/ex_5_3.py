@@ -86,22 +86,14 @@ def _columns(ctx: CheckContext) -> list[str]:
 
 def _require_model(ctx: CheckContext, *columns: str) -> None:
     """Grading: the answer file exists and the model builds (once). Self-check: it is in the warehouse."""
-    if ctx.is_grading:
-        ctx.require_answer_file(MODEL_FILE)
-        ctx.require_build(MODEL, command="run")
-    elif not ctx.relation_exists(MODEL):
-        raise Fail(f"{MODEL} is not in your warehouse yet: run its %%writefile cell, then "
-                   f"`%dbt build -s {MODEL}`")
+    ctx.require_model(MODEL, MODEL_FILE)
     missing = [c for c in (*KEY, *columns) if c not in _columns(ctx)]
     if missing:
         raise Fail(f"{MODEL} has no column {', '.join(missing)} (see the contract in section 1)")
 
 
 def _require_reference(ctx: CheckContext) -> None:
-    if ctx.reference is None:
-        raise Skip("runs only when the instructor grades")
-    if not ctx.relation_exists(MODEL, ctx.reference.connect()):
-        raise Skip("the reference answer is not available (solutions/ has no 5.3 mart)")
+    ctx.require_reference_relation(MODEL, "5.3 mart")
 
 
 def _tests(ctx: CheckContext) -> list[dict[str, Any]]:
