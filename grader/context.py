@@ -164,6 +164,20 @@ class CheckContext:
         elif not self.relation_exists(model):
             raise Fail(f"{model} is not in your warehouse yet: {how} `%dbt build -s {model}`")
 
+    def columns(self, relation: str) -> list[str]:
+        """Lower-cased column names of a relation in schema main, in order."""
+        rows = self.query("select column_name from information_schema.columns where table_schema = 'main' "
+                          f"and table_name = '{relation}' order by ordinal_position")
+        return [r[0].lower() for r in rows]
+
+    def require_config(self, model: str, answer_file: str) -> dict:
+        """The model's config from the manifest; Fail when the answer or the node is missing."""
+        self.require_answer_file(answer_file)
+        node = self.node(model)
+        if node is None:
+            raise Fail(f"{model} is not in the project (run its %%writefile cell, then `%dbt parse`)")
+        return node.get("config") or {}
+
     def require_reference_relation(self, model: str, what: str) -> None:
         """Skip unless grading with a reference warehouse that holds ``model`` (``what``: for the message)."""
         if self.reference is None:

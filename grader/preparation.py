@@ -198,3 +198,21 @@ class ReferenceSetup:
         raw = Path(self.setup.raw_dir) / "clickstream"
         files = sorted(raw.glob("*.parquet")) + self.arrival_files[:days]
         self.workspace.load_raw_files("clickstream", files)
+
+    def snapshot_after_each_arrival(self, model: str, select: str, snapshot_sql: str, schema: str) -> None:
+        """For day 0..n: replay arrivals, full-refresh ``select``, store ``snapshot_sql`` as
+        ``<schema>.<model>__day_<n>``; then back to day 0. Skipped when the solutions lack ``model``."""
+        ws = self.workspace
+        if not any(n.get("name") == model for n in (ws.manifest() or {}).get("nodes", {}).values()):
+            return
+        ws.execute_trusted(f"create schema if not exists {schema}")
+        for day in range(len(self.arrival_files) + 1):
+            self.replay_arrivals(day)
+            outcome = ws.dbt("run", "--select", select, "--full-refresh")
+            if not outcome.success:
+                raise RuntimeError(f"reference {model} does not build: {outcome.summary()}")
+            ws.execute_trusted(f"create or replace table {schema}.{model}__day_{day} as {snapshot_sql}")
+        self.replay_arrivals(0)
+        outcome = ws.dbt("run", "--select", select, "--full-refresh")
+        if not outcome.success:
+            raise RuntimeError(f"reference {model} does not rebuild: {outcome.summary()}")

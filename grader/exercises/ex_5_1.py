@@ -54,10 +54,8 @@ def one_row_per_customer(ctx: CheckContext) -> str:
 def same_columns(ctx: CheckContext) -> str:
     """The same column names as int_customer_behavior."""
     _require_model(ctx)
-    sql = ("select column_name from information_schema.columns where table_schema = 'main' "
-           "and table_name = '{}' order by ordinal_position")
-    ours = [r[0].lower() for r in ctx.query(sql.format(MODEL))]
-    original = [r[0].lower() for r in ctx.query(sql.format(ORIGINAL))]
+    ours = ctx.columns(MODEL)
+    original = ctx.columns(ORIGINAL)
     missing = [c for c in original if c not in ours]
     extra = [c for c in ours if c not in original]
     if missing or extra:

@@ -32,26 +32,11 @@ def _snapshot(day: int) -> str:
 @EX.reference_setup
 def snapshot_reference(ref: Any) -> None:
     """Reference model fully refreshed after each arrival day, stored as grader_ref.<model>__day_<n>."""
-    ws: Workspace = ref.workspace
-    if ws.manifest() and not any(n.get("name") == MODEL for n in ws.manifest().get("nodes", {}).values()):
-        return
-    ws.execute_trusted(f"create schema if not exists {SNAPSHOTS}")
-    for day in range(len(ref.arrival_files) + 1):
-        ref.replay_arrivals(day)
-        outcome = ws.dbt("run", "--select", MODEL, "--full-refresh")
-        if not outcome.success:
-            raise RuntimeError(f"reference {MODEL} does not build: {outcome.summary()}")
-        ws.execute_trusted(f"create or replace table {_snapshot(day)} as select * from main.{MODEL}")
-    ref.replay_arrivals(0)
-    ws.dbt("run", "--select", MODEL, "--full-refresh")
+    ref.snapshot_after_each_arrival(MODEL, MODEL, f"select * from main.{MODEL}", SNAPSHOTS)
 
 
 def _config(ctx: CheckContext) -> dict:
-    ctx.require_answer_file(MODEL_FILE)
-    node = ctx.node(MODEL)
-    if node is None:
-        raise Fail(f"{MODEL} is not in the project (run its %%writefile cell, then `%dbt parse`)")
-    return node.get("config") or {}
+    return ctx.require_config(MODEL, MODEL_FILE)
 
 
 @EX.check("materialized_incremental", points=1, public=True)

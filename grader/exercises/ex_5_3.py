@@ -79,9 +79,7 @@ REFERENCE_CATALOG = "grader_ref_db"
 
 # ---- helpers -------------------------------------------------------------------------------------
 def _columns(ctx: CheckContext) -> list[str]:
-    rows = ctx.query("select column_name from information_schema.columns where table_schema = 'main' "
-                     f"and table_name = '{MODEL}' order by ordinal_position")
-    return [r[0].lower() for r in rows]
+    return ctx.columns(MODEL)
 
 
 def _require_model(ctx: CheckContext, *columns: str) -> None:

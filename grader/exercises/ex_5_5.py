@@ -70,9 +70,7 @@ def _require_mart(ctx: CheckContext) -> None:
 
 
 def _built_columns(ctx: CheckContext) -> list[str]:
-    rows = ctx.query("select column_name from information_schema.columns where table_schema = 'main' "
-                     f"and table_name = '{MART}' order by ordinal_position")
-    return [r[0].lower() for r in rows]
+    return ctx.columns(MART)
 
 
 @EX.check("columns_documented", points=3, public=True,

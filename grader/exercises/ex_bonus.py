@@ -49,28 +49,11 @@ def _snapshot(day: int) -> str:
 @EX.reference_setup
 def snapshot_reference(ref: Any) -> None:
     """Reference model fully refreshed after each arrival day, stored as grader_ref.<model>__day_<n>."""
-    ws: Workspace = ref.workspace
-    if not any(n.get("name") == MODEL for n in ws.manifest().get("nodes", {}).values()):
-        return
-    ws.execute_trusted(f"create schema if not exists {SNAPSHOTS}")
-    for day in range(len(ref.arrival_files) + 1):
-        ref.replay_arrivals(day)
-        outcome = ws.dbt("run", "--select", f"+{MODEL}", "--full-refresh")
-        if not outcome.success:
-            raise RuntimeError(f"reference {MODEL} does not build: {outcome.summary()}")
-        ws.execute_trusted(f"create or replace table {_snapshot(day)} as {SELECT_CONTRACT}")
-    ref.replay_arrivals(0)
-    outcome = ws.dbt("run", "--select", f"+{MODEL}", "--full-refresh")
-    if not outcome.success:
-        raise RuntimeError(f"reference {MODEL} does not rebuild: {outcome.summary()}")
+    ref.snapshot_after_each_arrival(MODEL, f"+{MODEL}", SELECT_CONTRACT, SNAPSHOTS)
 
 
 def _config(ctx: CheckContext, path: str, name: str) -> dict:
-    ctx.require_answer_file(path)
-    node = ctx.node(name)
-    if node is None:
-        raise Fail(f"{name} is not in the project (run its %%writefile cell, then `%dbt parse`)")
-    return node.get("config") or {}
+    return ctx.require_config(name, path)
 
 
 @EX.check("incremental_config", points=1, public=True,
