@@ -41,10 +41,15 @@ data: $(RAW)/_manifest.json
 $(RAW)/_manifest.json: $(STATE)/venv.ok $(GENERATOR)
 	$(PY) -m datasets.generate --seed $(SEED) --scale $(SCALE) --out $(RAW)
 
+# Views store the absolute path of the raw data: a moved repository rebuilds the warehouse.
 warehouse: $(STATE)/warehouse.ok
-$(STATE)/warehouse.ok: $(RAW)/_manifest.json $(DBT_SOURCES)
+$(STATE)/warehouse.ok: $(RAW)/_manifest.json $(DBT_SOURCES) $(STATE)/location
 	cd dbt_project && $(DBT) build --quiet
 	@touch $@
+
+$(STATE)/location: FORCE
+	@mkdir -p $(STATE); echo "$(CURDIR)" | cmp -s - $@ || echo "$(CURDIR)" > $@
+FORCE:
 
 # JupyterLab: bound to 127.0.0.1; --allow-root only when run as root.
 lab: venv data

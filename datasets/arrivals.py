@@ -23,7 +23,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from datasets.arrowio import EPOCH_DAY_2024, timestamps, write_parquet
-from datasets.calendar import N_DAYS, US_PER_DAY, US_PER_HOUR, US_PER_SECOND, time_of_day_us
+from datasets.calendar import (
+    N_DAYS,
+    US_PER_DAY,
+    US_PER_HOUR,
+    US_PER_SECOND,
+    day_weights,
+    time_of_day_us,
+    weights_for,
+)
 from datasets.cli_errors import OneLineParser, UsageError, fail
 from datasets.generate import PART, read_manifest
 from datasets.schema import SCHEMAS
@@ -55,7 +63,9 @@ def new_events(world: World, day: int) -> dict[str, np.ndarray]:
     rng = stream(world.seed, f"arrival-{day}")
     c, p = world.customers, world.products
     day_index = N_DAYS + day - 1  # days since 2024-01-01
-    n = max(20, int(round(5 * world.n_orders / N_DAYS * 1.35)))
+    # As many sessions as the season model gives an ordinary day of the history: the base has
+    # 5 sessions per order (1 buying + 4 browsing), spread over the days by day_weights().
+    n = max(20, int(round(5 * world.n_orders * weights_for([day_index])[0] / day_weights().sum())))
     logged_in = rng.random(n) < 0.62
     w = c["activity"] + 0.25
     who = rng.choice(world.n_customers, size=n, p=w / w.sum())

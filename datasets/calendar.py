@@ -21,13 +21,24 @@ WEEKDAY = (_DAY + 0) % 7  # 2024-01-01 was a Monday: 0 = Monday .. 6 = Sunday
 HOUR_WEIGHTS = np.array([2, 1, 1, 1, 1, 1, 2, 3, 4, 5, 6, 7, 8, 8, 7, 6, 6, 7, 8, 9, 10, 11, 9, 5], float)
 
 
-def day_weights() -> np.ndarray:
-    """Relative order volume per day: ~45%/year growth, weekend lift, Sep-Nov festival peak."""
-    growth = 1.0 + 0.9 * _DAY / (N_DAYS - 1)
-    weekly = np.array([0.92, 0.9, 0.93, 0.97, 1.05, 1.2, 1.18])[WEEKDAY]
-    festival = np.where(np.isin(MONTH, (9, 10, 11)), 1.6, 1.0)
-    festival = festival * np.where(MONTH == 10, 1.25, 1.0)  # Diwali month the highest
+def weights_for(days: np.ndarray) -> np.ndarray:
+    """Relative volume of the given days (days since 2024-01-01, also past the as-of date).
+
+    ~45%/year growth, weekend lift, Sep-Nov festival peak (October, Diwali, the highest).
+    """
+    days = np.asarray(days, dtype=np.int64)
+    dates = np.datetime64("2024-01-01") + days
+    month = (dates.astype("datetime64[M]").astype(np.int64) % 12) + 1
+    growth = 1.0 + 0.9 * days / (N_DAYS - 1)
+    weekly = np.array([0.92, 0.9, 0.93, 0.97, 1.05, 1.2, 1.18])[days % 7]
+    festival = np.where(np.isin(month, (9, 10, 11)), 1.6, 1.0)
+    festival = festival * np.where(month == 10, 1.25, 1.0)
     return growth * weekly * festival
+
+
+def day_weights() -> np.ndarray:
+    """Relative order volume of each day of the history (``weights_for`` every day)."""
+    return weights_for(_DAY)
 
 
 def truncated_day_sample(rng: np.random.Generator, lower_day: np.ndarray) -> np.ndarray:

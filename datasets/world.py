@@ -45,6 +45,20 @@ def scaled(base: float, scale: float, minimum: int) -> int:
     return max(minimum, int(round(base * scale)))
 
 
+
+def signed_up_by(signup: np.ndarray, weight: np.ndarray, day: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Per day, a customer signed up by that day, drawn with probability proportional to ``weight``.
+
+    ``u`` holds one uniform draw per day. Where nobody eligible has weight yet (tiny scales), the
+    first customer with weight is taken; the callers' ``max(day, signup)`` safety nets apply.
+    """
+    by_signup = np.argsort(signup, kind="stable")
+    cum = np.cumsum(weight[by_signup])
+    eligible = np.searchsorted(signup[by_signup], day, side="right")
+    eligible = np.maximum(eligible, np.searchsorted(cum, 0.0, side="right") + 1)
+    pick = np.searchsorted(cum, u * cum[eligible - 1], side="right")
+    return by_signup[np.minimum(pick, len(signup) - 1)]
+
 class World:
     """All raw tables of one (seed, scale); attributes are computed on first use."""
 
@@ -171,24 +185,22 @@ class World:
         rng = stream(self.seed, "orders")
         c = self.customers
         signup = c["signup_day"]
-        # every active customer orders at least once, soon after signing up ...
+        # every active customer orders soon after signing up ...
         first_cust = np.flatnonzero(c["active"])
-        soon = np.minimum(
-            np.maximum(signup[first_cust], 0) + rng.geometric(0.04, len(first_cust)) - 1, N_DAYS - 1
-        )
+        soon = np.maximum(signup[first_cust], 0) + rng.geometric(0.04, len(first_cust)) - 1
         first_day = np.where(
             signup[first_cust] < 0, truncated_day_sample(rng, np.zeros(len(first_cust), int)), soon
         )
+        # ... unless "soon" falls after the as-of date: a recent sign-up who has not ordered yet.
+        # (Clipping those first orders to the last day would pile them onto 2025-12-31.)
+        in_window = first_day <= N_DAYS - 1
+        first_cust, first_day = first_cust[in_window], first_day[in_window]
         # ... and the other orders follow the calendar, from customers already signed up that day.
         n_more = max(self.n_orders - len(first_cust), 0)
         w = day_weights()
         more_day = np.sort(rng.choice(N_DAYS, size=n_more, p=w / w.sum()))
-        by_signup = np.argsort(signup, kind="stable")
-        cum_activity = np.cumsum(c["activity"][by_signup])
-        eligible = np.searchsorted(signup[by_signup], more_day, side="right")
-        eligible = np.maximum(eligible, np.searchsorted(cum_activity, 0.0, side="right") + 1)
-        pick = np.searchsorted(cum_activity, rng.random(n_more) * cum_activity[eligible - 1], side="right")
-        cust = np.concatenate([first_cust, by_signup[np.minimum(pick, self.n_customers - 1)]])
+        more_cust = signed_up_by(signup, c["activity"], more_day, rng.random(n_more))
+        cust = np.concatenate([first_cust, more_cust])
         day = np.maximum(np.concatenate([first_day, more_day]), signup[cust])  # safety net for tiny scales
         tod = time_of_day_us(rng, len(cust))
         tod = np.where(day == 0, np.maximum(tod, 3 * US_PER_HOUR), tod)
@@ -296,10 +308,12 @@ class World:
         n_buy = self.n_orders
         n_browse = 4 * self.n_orders
         logged_in = rng.random(n_browse) < 0.62
-        w = c["activity"] + 0.25
-        who = rng.choice(self.n_customers, size=n_browse, p=w / w.sum())
-        lower = np.where(logged_in, c["signup_day"][who], 0)
-        day = truncated_day_sample(rng, lower)
+        # The day follows the season; a logged-in session belongs to someone signed up by then
+        # (picking the person first and the day after their sign-up would crowd recent sign-ups'
+        # sessions onto the last days of the history).
+        w = day_weights()
+        day = rng.choice(N_DAYS, size=n_browse, p=w / w.sum())
+        who = signed_up_by(c["signup_day"], c["activity"] + 0.25, day, rng.random(n_browse))
         start = day * US_PER_DAY + time_of_day_us(rng, n_browse)
         depth = rng.choice(4, size=n_browse, p=[0.35, 0.40, 0.17, 0.08])
         spec = SessionSpec(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,7 +59,18 @@ def copy_workspace(dest: Path, warehouse: Path | None = None) -> Path:
         wal = warehouse.with_name(warehouse.name + ".wal")
         if wal.exists():
             shutil.copy2(wal, target.with_name(target.name + ".wal"))
+        repoint_raw_views(dest)
     return dest
+
+
+def repoint_raw_views(root: Path) -> None:
+    """Rebuild the views that read raw files so they read ``root``'s data (views store absolute
+    paths): what `make warehouse` does after the repository folder moved."""
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run(
+        [str(dbt), "run", "--quiet", "-s", "source:vyaparbazaar_raw+1,config.materialized:view"],
+        cwd=root / "dbt_project", env=scratch_env(root), check=True,
+    )
 
 
 def scratch_env(root: Path) -> dict[str, str]:

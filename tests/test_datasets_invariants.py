@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pytest
 
+from datasets.arrivals import write_arrivals_through
+from datasets.calendar import N_DAYS, day_weights
 from datasets.generate import generate
 from datasets.schema import TABLES
 
@@ -226,3 +229,60 @@ def test_inventory_and_reviews(con) -> None:
     )
     assert one(con, "select avg(review_score) from product_reviews") > 3.5
     assert one(con, "select min(review_score) = 1 and max(review_score) = 5 from product_reviews")
+
+
+# ---- volume per day follows the season model (no pile-up on the as-of date) ----------------------
+def _daily_counts(con: duckdb.DuckDBPyConnection, raw, table: str, day_expr: str) -> np.ndarray:
+    counts = np.zeros(N_DAYS)
+    rows = con.execute(
+        f"select datediff('day', date '2024-01-01', {day_expr}) as d, count(*) "
+        f"from read_parquet('{raw}/{table}/*.parquet') group by 1"
+    ).fetchall()
+    for day, n in rows:
+        if 0 <= day < N_DAYS:
+            counts[day] = n
+    return counts
+
+
+@pytest.mark.parametrize(("seed", "scale"), [(42, 0.05), (7, 0.05), (42, 0.2), (7, 0.2)])
+def test_no_day_exceeds_its_seasonal_share(tmp_path, seed: int, scale: float) -> None:
+    """Each day's orders and loaded events stay near total * day_weight / sum(weights).
+
+    The bound: 1.6 x the expected count plus a sampling margin (6 sqrt(e) for orders, 12 sqrt(e)
+    for events, which come in sessions of several events) plus 10. The as-of date once carried
+    6.5x its share (first orders of recent sign-ups clipped to the last day).
+    """
+    raw = tmp_path / "raw"
+    generate(raw, seed=seed, scale=scale)
+    weights = day_weights()
+    con = duckdb.connect()
+    for table, day_expr, spread in [
+        ("orders", "order_date", 6.0),
+        ("clickstream", "cast(event_timestamp as date)", 12.0),
+        ("clickstream", "cast(_loaded_at as date)", 12.0),
+    ]:
+        counts = _daily_counts(con, raw, table, day_expr)
+        expected = counts.sum() * weights / weights.sum()
+        bound = 1.6 * expected + spread * np.sqrt(expected) + 10
+        worst = int(np.argmax(counts - bound))
+        assert counts[worst] <= bound[worst], (
+            f"{table} by {day_expr}: day {worst} has {counts[worst]:.0f} rows, expected about "
+            f"{expected[worst]:.0f} (bound {bound[worst]:.0f})"
+        )
+
+
+def test_arrival_days_look_like_ordinary_days(tmp_path) -> None:
+    """Arrival days carry the season's volume: a volume monitor (0.5x-2x of the last 7 days) is quiet."""
+    raw = tmp_path / "raw"
+    generate(raw, seed=42, scale=0.2)
+    write_arrivals_through(raw, 3)
+    con = duckdb.connect()
+    loaded = con.execute(
+        f"select cast(_loaded_at as date) as d, count(*) from read_parquet('{raw}/clickstream/*.parquet') "
+        "where _loaded_at >= timestamp '2025-12-01' group by 1 order by 1"
+    ).fetchall()
+    counts = [n for _, n in loaded]
+    assert len(counts) == 31 + 3
+    for i in range(31, 34):
+        previous = sum(counts[i - 7 : i]) / 7
+        assert 0.7 * previous <= counts[i] <= 1.4 * previous, (loaded[i], previous)
