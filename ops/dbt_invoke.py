@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -65,8 +66,12 @@ def run_dbt(
     target_path: Path,
     env: Mapping[str, str] | None = None,
     profiles_dir: Path | None = None,
+    die_with_parent: bool = False,
 ) -> DbtResult:
-    """Run `dbt <args>` with dbt_project/ as working directory and its own target/log folders."""
+    """Run `dbt <args>` with dbt_project/ as working directory and its own target/log folders.
+
+    die_with_parent: on Linux, dbt is SIGKILLed when this process dies (no orphan keeps writing).
+    """
     target_path = Path(target_path).resolve()
     target_path.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **QUIET_ENV, **(env or {})}
@@ -80,10 +85,32 @@ def run_dbt(
     ]
     cmd += ["--profiles-dir", str(profiles_dir or project_dir)]
     try:
-        proc = subprocess.run(cmd, cwd=project_dir, env=full_env, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            cmd,
+            cwd=project_dir,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            check=False,
+            preexec_fn=_kill_me_with(os.getpid()) if die_with_parent and sys.platform == "linux" else None,
+        )
     except FileNotFoundError as exc:
         raise OpsError(f"cannot run dbt ({exc}): activate the course venv (.venv/bin/dbt)") from exc
     return DbtResult(proc.returncode, proc.stdout + proc.stderr, target_path)
+
+
+def _kill_me_with(parent: int) -> Callable[[], None]:
+    """For preexec_fn: the child asks Linux for SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def arm() -> None:
+        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(137)
+
+    return arm
 
 
 def load_json(path: str | os.PathLike, what: str) -> dict:
