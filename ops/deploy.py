@@ -211,6 +211,17 @@ def _finish(lay: Layout, entry: dict) -> None:
         jr.point(lay.previous_state, f"releases/{old}")
     jr.point(lay.prod_state, f"releases/{new}")
     jr.unlink(lay.journal)
+    _collect_releases(lay)
+
+
+def _collect_releases(lay: Layout) -> None:
+    """Remove release folders that neither state pointer uses (and no journal names)."""
+    keep = {os.readlink(p).split("/")[-1] for p in (lay.prod_state, lay.previous_state) if p.is_symlink()}
+    for release in (
+        sorted(lay.releases.glob("*")) if lay.releases.is_dir() and not lay.journal.exists() else ()
+    ):
+        if release.name not in keep:
+            jr.remove_tree(release)
 
 
 def _finish_committed(lay: Layout, entry: dict) -> None:
@@ -280,10 +291,7 @@ def recover(lay: Layout) -> list[str]:
         jr.remove_tree(path) if path.is_dir() and not path.is_symlink() else jr.unlink(path)
     _point_at_file(lay, lay.prod, lay.prod_state)
     _point_at_file(lay, lay.previous, lay.previous_state)
-    keep = {os.readlink(p).split("/")[-1] for p in (lay.prod_state, lay.previous_state) if p.is_symlink()}
-    for release in lay.releases.glob("*") if lay.releases.is_dir() else ():
-        if release.name not in keep:
-            jr.remove_tree(release)
+    _collect_releases(lay)
     return notes
 
 
@@ -424,7 +432,7 @@ def _abort_on_full_disk(lay: Layout, action: str, writing: Path | None = None) -
             raise
         _discard(lay)
         where = Path(exc.filename) if isinstance(exc, OSError) and exc.filename else None
-        raise _disk_full(cause, where or jr.path_in_text(str(exc)) or writing, lay, action) from exc
+        raise _disk_full(cause, writing or where or jr.path_in_text(str(exc)), lay, action) from exc
 
 
 def _promote(lay: Layout, run: dict) -> tuple[str, str | None]:

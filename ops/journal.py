@@ -46,6 +46,12 @@ def step(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def reset_step_count() -> None:
+    """Count steps from here (a forked test child counts its own steps)."""
+    global _steps
+    _steps = 0
+
+
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

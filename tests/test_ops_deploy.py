@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from ops import deploy as dep
+from ops import journal
 from ops.dbt_invoke import OpsError
 from ops.demo_project import write_demo_project
 
@@ -132,3 +137,198 @@ def test_deploy_refuses_when_prod_has_a_wal(tmp_path):
     with pytest.raises(OpsError, match="prod.duckdb.wal exists"):
         dep.deploy(project)
     assert (project / "warehouse" / "prod.duckdb").read_bytes() == b"x"
+
+
+# --- crash safety: SIGKILL after every file-system step of a deploy and of a rollback ---
+
+RUN = {
+    "metadata": {"generated_at": "2026-01-01T00:00:00Z"},
+    "results": [{"unique_id": "m", "status": "success"}],
+}
+
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory) -> dict[str, Path]:
+    """Tiny DuckDB release files P, A, B, C (one table `t` whose `tag` names the release)."""
+    folder = tmp_path_factory.mktemp("releases")
+    files = {}
+    for i, tag in enumerate("PABC"):
+        files[tag] = folder / f"{tag}.duckdb"
+        with duckdb.connect(str(files[tag])) as con:
+            con.execute(f"create table t as select range as i, '{tag}' as tag from range({10 * (i + 1)})")
+    return files
+
+
+def live_warehouse(root: Path, releases: dict[str, Path]) -> tuple[dep.Layout, dict[str, str]]:
+    """prod = A, previous = P, both recorded; and the sha256 of each live file by tag."""
+    lay = dep.Layout(root / "wh", root / "wh" / "state")
+    lay.warehouse.mkdir(parents=True)
+    for tag in "PA":
+        dep.publish(lay, releases[tag], RUN)
+    return lay, {"A": sha(lay.prod), "P": sha(lay.previous)}
+
+
+def in_child(action, env: dict[str, str] | None = None, fsize: int | None = None) -> tuple[int, str]:
+    """Run action() in a forked process: (-9, '') when it was SIGKILLed, else (exit code, error)."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: counts its own steps, maybe under a file-size limit, reports an error
+        os.close(read)
+        journal.reset_step_count()
+        os.environ.update(env or {})
+        if fsize:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        code = 0
+        try:
+            action()
+        except OpsError as exc:
+            os.write(write, str(exc).encode())
+            code = 2
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent, never swallowed
+            os.write(write, repr(exc).encode())
+            code = 3
+        os._exit(code)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        said = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        assert os.WTERMSIG(status) == signal.SIGKILL
+        return -9, said
+    return os.WEXITSTATUS(status), said
+
+
+def tag_of(path: Path) -> str:
+    """Open like any DuckDB client would (read-only) and read the release tag."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("select any_value(tag) from t").fetchone()[0]
+
+
+def steps_of(action, tmp: Path) -> list[str]:
+    """The file-system steps action() takes (from the journal's trace hook)."""
+    trace = tmp / "trace.txt"
+    trace.unlink(missing_ok=True)
+    code, said = in_child(action, {"VB_OPS_CRASH_TRACE": str(trace)})
+    assert code == 0, said
+    return trace.read_text().splitlines()
+
+
+def assert_clean(lay: dep.Layout, prod: str, previous: str, shas: dict[str, str]) -> None:
+    """Exactly prod + previous, own inodes, described by the state pointers; nothing left behind."""
+    assert tag_of(lay.prod) == prod and tag_of(lay.previous) == previous
+    for tag, path in ((prod, lay.prod), (previous, lay.previous)):
+        assert sha(path) == shas.setdefault(tag, sha(path)), f"{path.name} is not release {tag} byte for byte"
+    assert lay.prod.stat().st_ino != lay.previous.stat().st_ino
+    assert sorted(p.name for p in lay.warehouse.iterdir()) == ["prod.duckdb", "prod.previous.duckdb", "state"]
+    assert sorted(p.name for p in lay.state.iterdir()) == [
+        ".deploy.lock",
+        "prod",
+        "prod.previous",
+        "releases",
+    ]
+    assert json.loads((lay.prod_state / "deploy.json").read_text())["sha256"] == sha(lay.prod)
+    assert json.loads((lay.previous_state / "deploy.json").read_text())["sha256"] == sha(lay.previous)
+    assert len(list(lay.releases.iterdir())) == 2
+
+
+def check_after_kill(lay: dep.Layout, old: str, new: str, committed: bool, shas: dict[str, str]) -> None:
+    """Invariants (a)-(c) right after a kill (old/new: prod+previous tags before/after the switch)."""
+    # (a) prod is the old or the new release, byte for byte (a recorded sha256), and it opens
+    live = tag_of(lay.prod)
+    assert live == (new[0] if committed and live != old[0] else old[0])
+    recorded = {shas[old[0]], *os.listdir(lay.releases)}
+    assert sha(lay.prod) in recorded and (live != old[0] or sha(lay.prod) == shas[old[0]])
+    if not committed:
+        assert live == old[0]
+    # (b) the release that is (or becomes) previous exists as its own file, not prod's inode
+    wanted = new[1] if live == new[0] else old[1]
+    holders = [
+        p
+        for p in lay.warehouse.glob("prod*.duckdb*")
+        if p.is_file() and p.stat().st_ino != lay.prod.stat().st_ino and sha(p) == shas[wanted]
+    ]
+    assert holders, f"release {wanted} lost"
+    # (c) status tells the truth: it finishes the switch, then state/prod describes the live file
+    info = dep.status(None, lay.warehouse)
+    after = new if committed else old
+    assert info["prod"]["matches_deploy"] is True and info["prod"]["sha256"] == sha(lay.prod)[:12]
+    assert info["previous"]["sha256"] == sha(lay.previous)[:12]
+    assert_clean(lay, *after, shas)
+
+
+def test_deploy_killed_after_every_step_keeps_prod_and_previous(tmp_path, releases):
+    lay, _ = live_warehouse(tmp_path / "trace", releases)
+    steps = steps_of(lambda: dep.publish(lay, releases["B"], RUN), tmp_path)
+    commit = next(i for i, s in enumerate(steps, 1) if s.endswith("-> journal.json"))
+    assert len(steps) >= 10 and any("-> prod.duckdb" in s for s in steps[commit:])
+    for k in range(1, len(steps) + 1):
+        lay, shas = live_warehouse(tmp_path / f"k{k}", releases)
+        code, said = in_child(partial(dep.publish, lay, releases["B"], RUN), {"VB_OPS_CRASH_AFTER": str(k)})
+        assert code == -9, f"step {k} ({steps[k - 1]}): not killed: {said}"
+        check_after_kill(lay, "AP", "BA", k >= commit, shas)
+        # (d) the next deploy and rollback work without any cleanup
+        dep.publish(lay, releases["C"], RUN)
+        assert_clean(lay, "C", "B" if k >= commit else "A", shas)
+        dep.rollback(None, lay.warehouse)
+        assert_clean(lay, "B" if k >= commit else "A", "C", shas)
+
+
+def test_rollback_killed_after_every_step_and_recovery_killed_too(tmp_path, releases):
+    lay, _ = live_warehouse(tmp_path / "trace", releases)
+    steps = steps_of(partial(dep.rollback, None, lay.warehouse), tmp_path)
+    commit = next(i for i, s in enumerate(steps, 1) if s.endswith("-> journal.json"))
+    for k in range(1, len(steps) + 1):
+        lay, shas = live_warehouse(tmp_path / f"k{k}", releases)
+        code, said = in_child(partial(dep.rollback, None, lay.warehouse), {"VB_OPS_CRASH_AFTER": str(k)})
+        assert code == -9, f"step {k} ({steps[k - 1]}): not killed: {said}"
+        check_after_kill(lay, "AP", "PA", k >= commit, shas)
+        out = dep.rollback(None, lay.warehouse)  # (d), and it verifies what it did
+        assert out.startswith(f"rolled back: {lay.prod} is now the former previous file (sha256 ")
+        assert_clean(lay, *("AP" if k >= commit else "PA"), shas)
+
+    def killed_right_after_commit(root: Path) -> tuple[dep.Layout, dict[str, str]]:
+        lay, shas = live_warehouse(root, releases)
+        code, _ = in_child(partial(dep.rollback, None, lay.warehouse), {"VB_OPS_CRASH_AFTER": str(commit)})
+        assert code == -9
+        return lay, shas
+
+    # a crash while recovering from a crash: kill the recovery (run by status) after each of its steps
+    lay, _ = killed_right_after_commit(tmp_path / "r")
+    recovery = steps_of(partial(dep.status, None, lay.warehouse), tmp_path / "r")
+    assert len(recovery) >= 4
+    for j in range(1, len(recovery) + 1):
+        lay, shas = killed_right_after_commit(tmp_path / f"r{j}")
+        assert in_child(partial(dep.status, None, lay.warehouse), {"VB_OPS_CRASH_AFTER": str(j)})[0] == -9
+        check_after_kill(lay, "AP", "PA", True, shas)
+
+
+def test_rollback_refuses_what_it_cannot_verify(tmp_path, releases):
+    lay, _ = live_warehouse(tmp_path, releases)
+    with duckdb.connect(str(lay.previous)) as con:  # someone wrote into the rollback target
+        con.execute("insert into t values (0, 'X')")
+    before = sha(lay.prod), sha(lay.previous)
+    out = cli("rollback", "--project-dir", str(REPO / "dbt_project"), "--warehouse-dir", str(lay.warehouse))
+    assert (
+        out.returncode == 2 and "is not a recorded release" in out.stderr and "nothing changed" in out.stderr
+    )
+    assert (sha(lay.prod), sha(lay.previous)) == before and out.stderr.count("\n") == 1
+
+
+def test_full_disk_is_one_line_and_leaves_everything_as_it_was(tmp_path, releases):
+    lay, shas = live_warehouse(tmp_path, releases)
+    before = sha(lay.prod), sha(lay.previous)
+    size = releases["A"].stat().st_size
+    for action, name in (
+        (lambda: dep.rollback(None, lay.warehouse), "rollback"),
+        (lambda: dep.publish(lay, releases["B"], RUN), "deploy"),
+    ):
+        code, said = in_child(action, fsize=size // 2)
+        assert code == 2, said
+        assert said.startswith(
+            f"file too large in {lay.warehouse} (writing prod.candidate.duckdb): {name} aborted"
+        )
+        assert "left as they were" in said and "\n" not in said
+        assert (sha(lay.prod), sha(lay.previous)) == before
+        assert not lay.candidate.exists() and not lay.journal.exists()
+    dep.publish(lay, releases["B"], RUN)  # a rerun with room completes
+    assert_clean(lay, "B", "A", shas)
