@@ -307,9 +307,15 @@ def _disk_full(cause: str, where: Path | None, lay: Layout, action: str) -> OpsE
     else:
         folder = f"{lay.warehouse} or {lay.state}"
     remedy = "raise the file-size limit (ulimit -f)" if cause == "file too large" else "free some space there"
+    kept = [p.name for p in (lay.prod, lay.previous) if p.exists()]
+    left = (
+        f"{' and '.join(kept)} left as {'they were' if len(kept) > 1 else 'it was'}"
+        if kept
+        else "no prod yet"
+    )
     return OpsError(
-        f"{cause} in {folder}: {action} aborted; prod.duckdb and prod.previous.duckdb were left as "
-        f"they were and the partial files removed; {remedy}, then run {action} again"
+        f"{cause} in {folder}: {action} aborted, {left}, partial files removed; "
+        f"{remedy}, then run {action} again"
     )
 
 

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from functools import partial
 from pathlib import Path
 
@@ -42,6 +43,38 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+def cli_limited(max_bytes: int, *args: str) -> subprocess.CompletedProcess:
+    """The CLI with RLIMIT_FSIZE: writing a file past max_bytes fails with EFBIG (file too large)."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (max_bytes, max_bytes))
+
+    return subprocess.run(
+        [sys.executable, "-m", "ops.deploy", *args],
+        capture_output=True,
+        text=True,
+        preexec_fn=limit,
+        check=False,
+    )
+
+
+def dbt_processes_writing(target: Path, wait: float) -> list[str]:
+    """Command lines of live processes that use target (polls up to `wait` seconds for them to go)."""
+    deadline = time.monotonic() + wait
+    while True:
+        found = []
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if str(target) in text:
+                found.append(text)
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
 @pytest.mark.slow
 def test_deploy_fail_deploy_rollback_cycle(tmp_path, monkeypatch):
     project = write_demo_project(tmp_path / "demo")
@@ -60,6 +93,20 @@ def test_deploy_fail_deploy_rollback_cycle(tmp_path, monkeypatch):
         assert con.execute("select current_database()").fetchone()[0] == "prod"
         assert con.execute("select count(*) from ml_customer_features").fetchone()[0] == 3
     manifest_a = (lay.prod_state / "manifest.json").read_bytes()
+
+    # a full disk (here a file-size limit) says so in one line and leaves prod as it was
+    out = cli_limited(300_000, "deploy", "--project-dir", str(project))
+    assert out.returncode == 2 and out.stderr.startswith(f"error: file too large in {wh}"), out.stderr
+    assert "deploy aborted, prod.duckdb left as it was" in out.stderr and out.stderr.count("\n") == 1
+    assert sha(lay.prod) == sha_a and not lay.candidate.exists() and not lay.build_target.exists()
+    # a deploy killed while dbt builds: no dbt outlives it, prod is untouched, the next deploy cleans up
+    killed = subprocess.Popen([sys.executable, "-m", "ops.deploy", "deploy", "--project-dir", str(project)])
+    while not lay.candidate.exists() and killed.poll() is None:
+        time.sleep(0.05)
+    killed.kill()
+    killed.wait()
+    assert sha(lay.prod) == sha_a and lay.candidate.exists()
+    assert not dbt_processes_writing(lay.build_target, wait=5.0), "a dbt process outlived the killed deploy"
 
     failed = dep.deploy(project, vars_yaml=FAIL_VARS)
     assert not failed.deployed
@@ -327,7 +374,7 @@ def test_full_disk_is_one_line_and_leaves_everything_as_it_was(tmp_path, release
         assert said.startswith(
             f"file too large in {lay.warehouse} (writing prod.candidate.duckdb): {name} aborted"
         )
-        assert "left as they were" in said and "\n" not in said
+        assert "prod.duckdb and prod.previous.duckdb left as they were" in said and "\n" not in said
         assert (sha(lay.prod), sha(lay.previous)) == before
         assert not lay.candidate.exists() and not lay.journal.exists()
     dep.publish(lay, releases["B"], RUN)  # a rerun with room completes
