@@ -553,8 +553,10 @@ def status(
         try:
             with _deploy_lock(lay):
                 notes = recover(lay)
-        except OpsError:
-            notes = ["a deploy or rollback is running: this may change in a moment"]
+        except OpsError as exc:  # busy: another command holds the lock
+            notes = [str(exc)]
+        except OSError as exc:  # e.g. a read-only warehouse: describe the files as they are
+            notes = [f"could not check for an interrupted deploy ({exc}); showing the files as they are"]
 
     def describe(path: Path, pointer: Path) -> dict | None:
         if not path.exists():

@@ -206,12 +206,21 @@ def releases(tmp_path_factory) -> dict[str, Path]:
     return files
 
 
-def live_warehouse(root: Path, releases: dict[str, Path]) -> tuple[dep.Layout, dict[str, str]]:
-    """prod = A, previous = P, both recorded; and the sha256 of each live file by tag."""
-    lay = dep.Layout(root / "wh", root / "wh" / "state")
-    lay.warehouse.mkdir(parents=True)
+@pytest.fixture(scope="module")
+def template(releases, tmp_path_factory) -> Path:
+    """A warehouse folder with prod = A and previous = P, both recorded (built once, copied per case)."""
+    warehouse = tmp_path_factory.mktemp("template") / "wh"
+    lay = dep.Layout(warehouse, warehouse / "state")
+    warehouse.mkdir()
     for tag in "PA":
         dep.publish(lay, releases[tag], RUN)
+    return lay.warehouse
+
+
+def live_warehouse(root: Path, template: Path) -> tuple[dep.Layout, dict[str, str]]:
+    """A copy of the template warehouse; and the sha256 of each live file by tag."""
+    shutil.copytree(template, root / "wh", symlinks=True)
+    lay = dep.Layout(root / "wh", root / "wh" / "state")
     return lay, {"A": sha(lay.prod), "P": sha(lay.previous)}
 
 
@@ -303,13 +312,13 @@ def check_after_kill(lay: dep.Layout, old: str, new: str, committed: bool, shas:
     assert_clean(lay, *after, shas)
 
 
-def test_deploy_killed_after_every_step_keeps_prod_and_previous(tmp_path, releases):
-    lay, _ = live_warehouse(tmp_path / "trace", releases)
+def test_deploy_killed_after_every_step_keeps_prod_and_previous(tmp_path, releases, template):
+    lay, _ = live_warehouse(tmp_path / "trace", template)
     steps = steps_of(lambda: dep.publish(lay, releases["B"], RUN), tmp_path)
     commit = next(i for i, s in enumerate(steps, 1) if s.endswith("-> journal.json"))
     assert len(steps) >= 10 and any("-> prod.duckdb" in s for s in steps[commit:])
     for k in range(1, len(steps) + 1):
-        lay, shas = live_warehouse(tmp_path / f"k{k}", releases)
+        lay, shas = live_warehouse(tmp_path / f"k{k}", template)
         code, said = in_child(partial(dep.publish, lay, releases["B"], RUN), {"VB_OPS_CRASH_AFTER": str(k)})
         assert code == -9, f"step {k} ({steps[k - 1]}): not killed: {said}"
         check_after_kill(lay, "AP", "BA", k >= commit, shas)
@@ -320,12 +329,12 @@ def test_deploy_killed_after_every_step_keeps_prod_and_previous(tmp_path, releas
         assert_clean(lay, "B" if k >= commit else "A", "C", shas)
 
 
-def test_rollback_killed_after_every_step_and_recovery_killed_too(tmp_path, releases):
-    lay, _ = live_warehouse(tmp_path / "trace", releases)
+def test_rollback_killed_after_every_step_and_recovery_killed_too(tmp_path, template):
+    lay, _ = live_warehouse(tmp_path / "trace", template)
     steps = steps_of(partial(dep.rollback, None, lay.warehouse), tmp_path)
     commit = next(i for i, s in enumerate(steps, 1) if s.endswith("-> journal.json"))
     for k in range(1, len(steps) + 1):
-        lay, shas = live_warehouse(tmp_path / f"k{k}", releases)
+        lay, shas = live_warehouse(tmp_path / f"k{k}", template)
         code, said = in_child(partial(dep.rollback, None, lay.warehouse), {"VB_OPS_CRASH_AFTER": str(k)})
         assert code == -9, f"step {k} ({steps[k - 1]}): not killed: {said}"
         check_after_kill(lay, "AP", "PA", k >= commit, shas)
@@ -334,7 +343,7 @@ def test_rollback_killed_after_every_step_and_recovery_killed_too(tmp_path, rele
         assert_clean(lay, *("AP" if k >= commit else "PA"), shas)
 
     def killed_right_after_commit(root: Path) -> tuple[dep.Layout, dict[str, str]]:
-        lay, shas = live_warehouse(root, releases)
+        lay, shas = live_warehouse(root, template)
         code, _ = in_child(partial(dep.rollback, None, lay.warehouse), {"VB_OPS_CRASH_AFTER": str(commit)})
         assert code == -9
         return lay, shas
@@ -349,8 +358,8 @@ def test_rollback_killed_after_every_step_and_recovery_killed_too(tmp_path, rele
         check_after_kill(lay, "AP", "PA", True, shas)
 
 
-def test_rollback_refuses_what_it_cannot_verify(tmp_path, releases):
-    lay, _ = live_warehouse(tmp_path, releases)
+def test_rollback_refuses_what_it_cannot_verify(tmp_path, template):
+    lay, _ = live_warehouse(tmp_path, template)
     with duckdb.connect(str(lay.previous)) as con:  # someone wrote into the rollback target
         con.execute("insert into t values (0, 'X')")
     before = sha(lay.prod), sha(lay.previous)
@@ -361,8 +370,8 @@ def test_rollback_refuses_what_it_cannot_verify(tmp_path, releases):
     assert (sha(lay.prod), sha(lay.previous)) == before and out.stderr.count("\n") == 1
 
 
-def test_full_disk_is_one_line_and_leaves_everything_as_it_was(tmp_path, releases):
-    lay, shas = live_warehouse(tmp_path, releases)
+def test_full_disk_is_one_line_and_leaves_everything_as_it_was(tmp_path, releases, template):
+    lay, shas = live_warehouse(tmp_path, template)
     before = sha(lay.prod), sha(lay.previous)
     size = releases["A"].stat().st_size
     for action, name in (
@@ -379,3 +388,57 @@ def test_full_disk_is_one_line_and_leaves_everything_as_it_was(tmp_path, release
         assert not lay.candidate.exists() and not lay.journal.exists()
     dep.publish(lay, releases["B"], RUN)  # a rerun with room completes
     assert_clean(lay, "B", "A", shas)
+
+
+TMPFS_CHILD = """
+import json, os, shutil, subprocess, sys
+from pathlib import Path
+from ops import deploy as dep
+from ops.dbt_invoke import OpsError
+
+template, source, wh = (Path(a) for a in sys.argv[1:4])
+subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1300k", "tmpfs", str(wh)], check=True)
+shutil.copytree(template, wh, symlinks=True, dirs_exist_ok=True)
+lay = dep.Layout(wh, wh / "state")
+shas = lambda: [dep.sha256_of(lay.prod), dep.sha256_of(lay.previous)]
+out = {"before": shas(), "errors": [], "files": []}
+for action in (lambda: dep.rollback(None, wh), lambda: dep.publish(lay, source, {"results": []})):
+    try:
+        action()
+    except OpsError as exc:
+        out["errors"].append(str(exc))
+    out["files"].append(sorted(os.listdir(wh)))
+out["after"] = shas()
+subprocess.run(["mount", "-o", "remount,size=20m", str(wh)], check=True)
+out["rerun"] = dep.rollback(None, wh)
+out["final"] = shas()
+print(json.dumps(out))
+"""
+
+
+def test_a_really_full_disk_says_no_space_left(tmp_path, releases, template):
+    """ENOSPC from a small tmpfs in a private mount namespace (root only; RLIMIT_FSIZE covers the rest)."""
+    if (
+        os.geteuid() != 0
+        or not shutil.which("unshare")
+        or subprocess.run(["unshare", "-m", "true"]).returncode
+    ):
+        pytest.skip("needs root and unshare for a private tmpfs; the file-size-limit tests cover the message")
+    wh = tmp_path / "wh"
+    wh.mkdir()
+    args = [str(template), str(releases["B"]), str(wh)]
+    child = subprocess.run(
+        ["unshare", "-m", sys.executable, "-c", TMPFS_CHILD, *args], capture_output=True, text=True, cwd=REPO
+    )
+    assert child.returncode == 0, child.stderr
+    out = json.loads(child.stdout)
+    for error, action in zip(out["errors"], ("rollback", "deploy"), strict=True):
+        assert error.startswith(
+            f"no space left on device in {wh} (writing prod.candidate.duckdb): {action} aborted"
+        )
+        assert (
+            "prod.duckdb and prod.previous.duckdb left as they were" in error and "free some space" in error
+        )
+    assert out["after"] == out["before"]
+    assert out["files"] == [["prod.duckdb", "prod.previous.duckdb", "state"]] * 2
+    assert out["rerun"].startswith("rolled back:") and out["final"] == out["before"][::-1]
