@@ -3,8 +3,9 @@ disk-full messages, and a test hook that kills the process after any step.
 
 Every change to the file system goes through `rename`, `link`, `unlink`, `remove_tree`,
 `point` or `write_json`: each makes its change durable (fsync of the file and its folder)
-and then calls `step()`. Tests set VB_OPS_CRASH_AFTER=k to SIGKILL the process right after
-the k-th step, and VB_OPS_CRASH_TRACE=<file> to list the steps of a run.
+and then calls `step()`. Tests set VB_OPS_CRASH_AFTER=k (or a step's name, e.g.
+"rename prod.candidate.duckdb -> prod.duckdb") to SIGKILL the process right after the k-th
+(or that) step, and VB_OPS_CRASH_TRACE=<file> to list the steps of a run.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ def step(name: str) -> None:
     if trace:
         with open(trace, "a", encoding="utf-8") as handle:
             handle.write(f"{_steps} {name}\n")
-    if os.environ.get(CRASH_ENV) == str(_steps):
+    if os.environ.get(CRASH_ENV) in (str(_steps), name):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

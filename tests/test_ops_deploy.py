@@ -116,10 +116,22 @@ def test_deploy_fail_deploy_rollback_cycle(tmp_path, monkeypatch):
     assert not lay.candidate.exists() and lay.failed.exists() and not lay.previous.exists()
     assert "fail" in (lay.failed_state / "dbt.log").read_text()
 
-    second = dep.deploy(project)
-    assert second.deployed and "previous kept as prod.previous.duckdb" in second.message
+    # the next deploy is killed right after the new file went live, before its state was switched
+    swap = "rename prod.candidate.duckdb -> prod.duckdb"
+    crashed = subprocess.run(
+        [sys.executable, "-m", "ops.deploy", "deploy", "--project-dir", str(project)],
+        env={**os.environ, "VB_OPS_CRASH_AFTER": swap},
+        capture_output=True,
+        check=False,
+    )
+    assert crashed.returncode == -signal.SIGKILL
     sha_b = sha(lay.prod)
-    assert sha(lay.previous) == sha_a and sha_b != sha_a
+    assert sha_b != sha_a and lay.journal.exists() and not lay.candidate.exists()
+    out = cli("status", "--project-dir", str(project))  # tells the truth: it finishes the switch first
+    assert f"prod    : {lay.prod} sha256 {sha_b[:12]}" in out.stdout, out.stdout + out.stderr
+    assert "finished an interrupted deploy" in out.stdout and "changed since deploy" not in out.stdout
+    assert json.loads((lay.prod_state / "deploy.json").read_text())["sha256"] == sha_b
+    assert sha(lay.previous) == sha_a and not lay.journal.exists()
     assert sorted(p.name for p in wh.glob("*.duckdb*")) == [
         "prod.duckdb",
         "prod.failed.duckdb",
