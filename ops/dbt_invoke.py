@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +22,14 @@ QUIET_ENV = {
     "PLOOMBER_STATS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
 }
+
+
+# Runs before dbt in the child: ask Linux for SIGKILL when the parent dies (PR_SET_PDEATHSIG = 1,
+# kept across exec), give up if the parent is already gone, then become dbt.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, 9); "
+    "os.getppid() == int(sys.argv[1]) or sys.exit(137); os.execvp(sys.argv[2], sys.argv[2:])"
+)
 
 
 class OpsError(Exception):
@@ -84,6 +92,10 @@ def run_dbt(
         str(target_path / "logs"),
     ]
     cmd += ["--profiles-dir", str(profiles_dir or project_dir)]
+    if die_with_parent and sys.platform == "linux":
+        if shutil.which(cmd[0]) is None:
+            raise OpsError(f"cannot run dbt ({cmd[0]} not found): activate the course venv (.venv/bin/dbt)")
+        cmd = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *cmd]
     try:
         proc = subprocess.run(
             cmd,
@@ -92,25 +104,10 @@ def run_dbt(
             capture_output=True,
             text=True,
             check=False,
-            preexec_fn=_kill_me_with(os.getpid()) if die_with_parent and sys.platform == "linux" else None,
         )
     except FileNotFoundError as exc:
         raise OpsError(f"cannot run dbt ({exc}): activate the course venv (.venv/bin/dbt)") from exc
     return DbtResult(proc.returncode, proc.stdout + proc.stderr, target_path)
-
-
-def _kill_me_with(parent: int) -> Callable[[], None]:
-    """For preexec_fn: the child asks Linux for SIGKILL when its parent dies (prctl PR_SET_PDEATHSIG)."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-
-    def arm() -> None:
-        libc.prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(137)
-
-    return arm
 
 
 def load_json(path: str | os.PathLike, what: str) -> dict:
