@@ -40,6 +40,7 @@ from ops.monitor import archive_run_results
 OK_STATUSES = {"success", "pass"}
 ARTIFACTS = ("manifest.json", "run_results.json")
 SHA = re.compile(r"[0-9a-f]{64}")
+_HASHED: dict[tuple, str] = {}
 
 
 @dataclass(frozen=True)
@@ -121,16 +122,22 @@ def layout_for(
 
 
 def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Content hash; remembered per (file, size, mtime) so one command hashes a file once."""
+    st = os.stat(path)
+    key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _HASHED:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _HASHED[key] = digest.hexdigest()
+    return _HASHED[key]
 
 
 @contextmanager
 def _deploy_lock(layout: Layout) -> Iterator[None]:
     """One deploy/rollback at a time per warehouse (released automatically if the process dies)."""
+    _HASHED.clear()  # hashes are remembered within one command only
     layout.state.mkdir(parents=True, exist_ok=True)
     with open(layout.state / ".deploy.lock", "w") as handle:
         try:
@@ -236,16 +243,14 @@ def _finish_committed(lay: Layout, entry: dict) -> None:
 
 
 def _point_at_file(lay: Layout, file: Path, pointer: Path) -> None:
-    """Repair a missing or dangling state pointer from the sha256 of the file it describes."""
-    if pointer.is_symlink() and pointer.exists() and file.exists():
-        return
+    """Make a state pointer describe its file (by sha256): repair missing, dangling or wrong ones."""
     if not file.exists():
         jr.remove_tree(pointer)
         return
     sha = sha256_of(file)
     if (lay.releases / sha).is_dir():
         jr.point(pointer, f"releases/{sha}")
-    else:
+    elif not (pointer.is_symlink() and pointer.exists()):  # kept when the file changed since deploy
         jr.remove_tree(pointer)
 
 
@@ -507,7 +512,10 @@ def rollback(
     with _deploy_lock(lay):
         notes = recover(lay)
         if not lay.previous.exists():
-            raise OpsError(f"nothing to roll back to: {lay.previous} does not exist (deploy twice first)")
+            found = "".join(f"; {note}" for note in notes)
+            raise OpsError(
+                f"nothing to roll back to: {lay.previous} does not exist (deploy twice first){found}"
+            )
         _check_no_wal(lay.prod)
         _check_no_wal(lay.previous)
         want = sha256_of(lay.previous)

@@ -370,6 +370,34 @@ def test_rollback_killed_after_every_step_and_recovery_killed_too(tmp_path, temp
         check_after_kill(lay, "AP", "PA", True, shas)
 
 
+def test_a_warehouse_left_by_the_older_deploy_is_repaired_not_trusted(tmp_path, template):
+    """The issue's state: previous = prod's inode, a stray prod.rollback.duckdb, plain state folders
+    that describe the wrong files. Rollback must not print success while changing nothing."""
+    lay, shas = live_warehouse(tmp_path, template)
+    describes = {p: p.resolve() for p in (lay.prod_state, lay.previous_state)}
+    for pointer, release in describes.items():  # plain folders, swapped
+        pointer.unlink()
+        shutil.copytree(release, lay.state / "plain" / pointer.name)
+    shutil.rmtree(lay.releases)
+    (lay.state / "plain" / "prod").rename(lay.previous_state)
+    (lay.state / "plain" / "prod.previous").rename(lay.prod_state)
+    (lay.state / "plain").rmdir()
+    lay.previous.unlink()
+    os.link(lay.prod, lay.previous)
+    os.link(lay.prod, lay.warehouse / "prod.rollback.duckdb")
+
+    out = cli("rollback", "--project-dir", str(REPO / "dbt_project"), "--warehouse-dir", str(lay.warehouse))
+    assert out.returncode == 2 and out.stderr.startswith("error: nothing to roll back to"), out.stderr
+    assert sha(lay.prod) == shas["A"] and tag_of(lay.prod) == "A"
+    assert sorted(p.name for p in lay.warehouse.iterdir()) == ["prod.duckdb", "state"]
+    info = dep.status(None, lay.warehouse)
+    assert info["prod"]["sha256"] == shas["A"][:12] and info["prod"]["matches_deploy"] is True
+    assert info["previous"] is None
+    assert json.loads((lay.prod_state / "deploy.json").read_text())["sha256"] == shas["A"]
+    assert sorted(p.name for p in lay.state.iterdir()) == [".deploy.lock", "prod", "releases"]
+    assert "was the same file as prod.duckdb" in out.stderr and out.stderr.count("\n") == 1
+
+
 def test_rollback_refuses_what_it_cannot_verify(tmp_path, template):
     lay, _ = live_warehouse(tmp_path, template)
     with duckdb.connect(str(lay.previous)) as con:  # someone wrote into the rollback target
