@@ -370,6 +370,39 @@ def test_rollback_killed_after_every_step_and_recovery_killed_too(tmp_path, temp
         check_after_kill(lay, "AP", "PA", True, shas)
 
 
+def killed_at(action, seconds: float) -> int:
+    """Fork action(), SIGKILL it `seconds` after the start (wherever it is): its exit status."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            action()
+        finally:
+            os._exit(0)
+    time.sleep(seconds)
+    os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
+
+
+def test_kills_at_spread_offsets_inside_steps_too(tmp_path, releases, template):
+    """Time-based kills land anywhere: mid-copy, mid-checkpoint, mid-hash, between steps."""
+
+    def action(name: str, lay: dep.Layout):
+        if name == "deploy":
+            return partial(dep.publish, lay, releases["B"], RUN)
+        return partial(dep.rollback, None, lay.warehouse)
+
+    for name, new in (("deploy", "BA"), ("rollback", "PA")):
+        lay, _ = live_warehouse(tmp_path / f"{name}-timing", template)
+        started = time.monotonic()
+        action(name, lay)()
+        span = time.monotonic() - started
+        for i in range(8):
+            lay, shas = live_warehouse(tmp_path / f"{name}{i}", template)
+            killed_at(action(name, lay), span * i / 7)
+            committed = lay.journal.exists() or tag_of(lay.prod) == new[0]
+            check_after_kill(lay, "AP", new, committed, shas)
+
+
 def test_a_warehouse_left_by_the_older_deploy_is_repaired_not_trusted(tmp_path, template):
     """The issue's state: previous = prod's inode, a stray prod.rollback.duckdb, plain state folders
     that describe the wrong files. Rollback must not print success while changing nothing."""
