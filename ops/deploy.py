@@ -394,17 +394,23 @@ def deploy(
                 raise _disk_full(cause, None, lay, "deploy") from exc
             raise
         results_path = lay.build_target / "run_results.json"
-        run = load_run_results(results_path) if results_path.exists() else {"results": []}
+        try:
+            run = load_run_results(results_path)
+        except OpsError as exc:  # missing, or cut short by a full disk
+            run, unreadable = {"results": []}, exc
+        else:
+            unreadable = None
         said = result.stdout + "\n".join(str(r.get("message") or "") for r in run["results"])
         cause = jr.disk_full_in_text(said)
         if cause:
             _discard(lay)
             raise _disk_full(cause, jr.path_in_text(said), lay, "deploy")
-        if not results_path.exists():
+        if unreadable:
             _discard(lay)
             raise OpsError(
-                f"dbt build did not run (no run_results.json), prod untouched: {result.last_lines(1)}"
-            )
+                f"dbt build did not run (no readable run_results.json), prod untouched: "
+                f"{result.last_lines(1)}"
+            ) from unreadable
         problems = _problems(run, allow_warn)
         if not result.ok and not problems:
             problems = [f"dbt exited with code {result.returncode}: {result.last_lines(1)}"]
