@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +22,14 @@ QUIET_ENV = {
     "PLOOMBER_STATS_ENABLED": "false",
     "DO_NOT_TRACK": "1",
 }
+
+
+# Runs before dbt in the child: ask Linux for SIGKILL when the parent dies (PR_SET_PDEATHSIG = 1,
+# kept across exec), give up if the parent is already gone, then become dbt.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, 9); "
+    "os.getppid() == int(sys.argv[1]) or sys.exit(137); os.execvp(sys.argv[2], sys.argv[2:])"
+)
 
 
 class OpsError(Exception):
@@ -65,8 +74,12 @@ def run_dbt(
     target_path: Path,
     env: Mapping[str, str] | None = None,
     profiles_dir: Path | None = None,
+    die_with_parent: bool = False,
 ) -> DbtResult:
-    """Run `dbt <args>` with dbt_project/ as working directory and its own target/log folders."""
+    """Run `dbt <args>` with dbt_project/ as working directory and its own target/log folders.
+
+    die_with_parent: on Linux, dbt is SIGKILLed when this process dies (no orphan keeps writing).
+    """
     target_path = Path(target_path).resolve()
     target_path.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **QUIET_ENV, **(env or {})}
@@ -79,8 +92,19 @@ def run_dbt(
         str(target_path / "logs"),
     ]
     cmd += ["--profiles-dir", str(profiles_dir or project_dir)]
+    if die_with_parent and sys.platform == "linux":
+        if shutil.which(cmd[0]) is None:
+            raise OpsError(f"cannot run dbt ({cmd[0]} not found): activate the course venv (.venv/bin/dbt)")
+        cmd = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *cmd]
     try:
-        proc = subprocess.run(cmd, cwd=project_dir, env=full_env, capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            cmd,
+            cwd=project_dir,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     except FileNotFoundError as exc:
         raise OpsError(f"cannot run dbt ({exc}): activate the course venv (.venv/bin/dbt)") from exc
     return DbtResult(proc.returncode, proc.stdout + proc.stderr, target_path)

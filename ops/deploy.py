@@ -1,13 +1,17 @@
 """Blue/green deployment of the prod DuckDB file: build a candidate, test it, swap it in.
 
     python -m ops.deploy deploy    # dbt build --target prod into warehouse/prod.candidate.duckdb;
-                                   # only if every node passed: prod.duckdb -> prod.previous.duckdb,
-                                   # candidate -> prod.duckdb (os.replace, atomic)
-    python -m ops.deploy rollback  # swap prod.duckdb and prod.previous.duckdb back (atomic)
+                                   # only if every node passed: candidate -> prod.duckdb,
+                                   # the old prod -> prod.previous.duckdb
+    python -m ops.deploy rollback  # the previous release becomes prod, prod becomes previous
     python -m ops.deploy status    # what is live
 
-Prod's artifacts (manifest.json, run_results.json, deploy.json) go to <state>/prod for
-slim CI (`--state <state>/prod`); the previous ones to <state>/prod.previous.
+Crash-safe: a kill at any instant leaves prod.duckdb the old or the new release, byte for
+byte; the switch is a write-ahead journal (state/journal.json) that the next deploy,
+rollback or status finishes (states and transitions: ops/README.md).
+Prod's artifacts (manifest.json, run_results.json, deploy.json) are in <state>/prod for
+slim CI (`--state <state>/prod`), the previous ones in <state>/prod.previous: symlinks to
+<state>/releases/<sha256 of the release file>.
 A failed build leaves prod.duckdb untouched; the candidate is kept as prod.failed.duckdb.
 Candidate, previous and failed files keep the catalog name `prod` (DuckDB names the
 catalog after the first dot-separated part of the file name), so views still resolve
@@ -19,8 +23,8 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
-import json
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,11 +33,14 @@ from pathlib import Path
 
 import duckdb
 
-from ops.dbt_invoke import OpsError, cli_main, load_json, load_run_results, project_dir_of, run_dbt
+from ops import journal as jr
+from ops.dbt_invoke import OpsError, cli_main, load_run_results, project_dir_of, run_dbt
 from ops.monitor import archive_run_results
 
 OK_STATUSES = {"success", "pass"}
 ARTIFACTS = ("manifest.json", "run_results.json")
+SHA = re.compile(r"[0-9a-f]{64}")
+_HASHED: dict[tuple, str] = {}
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,11 @@ class Layout:
         return self.warehouse / "prod.previous.duckdb"
 
     @property
+    def pending(self) -> Path:
+        """The outgoing prod (a hard link) until it becomes prod.previous.duckdb."""
+        return self.warehouse / "prod.previous.duckdb.pending"
+
+    @property
     def failed(self) -> Path:
         return self.warehouse / "prod.failed.duckdb"
 
@@ -75,6 +87,18 @@ class Layout:
     def history(self) -> Path:
         return self.state / "history"
 
+    @property
+    def releases(self) -> Path:
+        return self.state / "releases"
+
+    @property
+    def journal(self) -> Path:
+        return self.state / "journal.json"
+
+    @property
+    def build_target(self) -> Path:
+        return self.state / ".build-target"
+
 
 @dataclass
 class DeployResult:
@@ -84,6 +108,7 @@ class DeployResult:
     message: str
     problems: list[str] = field(default_factory=list)
     nodes: int = 0
+    notes: list[str] = field(default_factory=list)
 
 
 def layout_for(
@@ -96,14 +121,23 @@ def layout_for(
     return Layout(warehouse, state)
 
 
-def _remove_db(path: Path) -> None:
-    for p in (path, Path(f"{path}.wal")):
-        p.unlink(missing_ok=True)
+def sha256_of(path: Path) -> str:
+    """Content hash; remembered per (file, size, mtime) so one command hashes a file once."""
+    st = os.stat(path)
+    key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    if key not in _HASHED:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _HASHED[key] = digest.hexdigest()
+    return _HASHED[key]
 
 
 @contextmanager
 def _deploy_lock(layout: Layout) -> Iterator[None]:
     """One deploy/rollback at a time per warehouse (released automatically if the process dies)."""
+    _HASHED.clear()  # hashes are remembered within one command only
     layout.state.mkdir(parents=True, exist_ok=True)
     with open(layout.state / ".deploy.lock", "w") as handle:
         try:
@@ -125,34 +159,181 @@ def _check_no_wal(path: Path) -> None:
         )
 
 
-def _checkpoint(path: Path) -> None:
-    """Open the candidate once: proves it is a readable DuckDB file and folds its WAL into it."""
-    try:
-        with duckdb.connect(str(path)) as con:
-            con.execute("CHECKPOINT")
-    except duckdb.Error as exc:
+def _same_file(a: Path, b: Path) -> bool:
+    return a.exists() and b.exists() and os.path.samefile(a, b)
+
+
+# --- releases: immutable artifact folders named by the sha256 of their DuckDB file ---
+
+
+def _stage_release(lay: Layout, sha: str, meta: dict, artifacts: Path | None = None) -> None:
+    """Write <state>/releases/<sha> (artifacts + deploy.json) unless it exists; durable before use."""
+    dest = lay.releases / sha
+    if dest.is_dir():
+        return
+    lay.releases.mkdir(parents=True, exist_ok=True)
+    tmp = lay.releases / f"{sha}.new"
+    jr.remove_tree(tmp)
+    tmp.mkdir()
+    for name in ARTIFACTS if artifacts else ():
+        if (artifacts / name).exists():
+            shutil.copyfile(artifacts / name, tmp / name)
+            jr.fsync_file(tmp / name)
+    jr.write_json(tmp / "deploy.json", {**meta, "sha256": sha})
+    jr.rename(tmp, dest)
+
+
+def _release_meta(pointer: Path) -> dict:
+    return jr.read_json(pointer / "deploy.json") or {}
+
+
+# --- the switch: journal first, then links and renames, each step idempotent ---
+
+
+def _finish(lay: Layout, entry: dict) -> None:
+    """Carry out (or complete, after a crash) the switch the journal records; verify it.
+
+    States by what exists: candidate + no pending -> nothing done yet; candidate + pending ->
+    outgoing prod linked; no candidate + pending -> new prod live; neither -> files done.
+    """
+    new, old = entry["new"], entry.get("old")
+    if lay.candidate.exists():
+        if old and lay.prod.exists() and not lay.pending.exists():
+            jr.link(lay.prod, lay.pending)
+        jr.rename(lay.candidate, lay.prod)  # readers see the old release or the new one, never neither
+    if lay.pending.exists():
+        if _same_file(lay.pending, lay.prod):  # the candidate vanished before the swap: nothing to move
+            jr.unlink(lay.pending)
+        else:
+            jr.rename(lay.pending, lay.previous)
+            jr.unlink(lay.pending)  # still there only if it already was prod.previous.duckdb
+    live = sha256_of(lay.prod) if lay.prod.exists() else None
+    if live != new:
+        jr.unlink(lay.journal)
         raise OpsError(
-            f"candidate {path.name} cannot be opened ({exc}): deploy aborted, prod untouched"
+            f"the interrupted {entry['op']} could not be finished: prod.duckdb is {str(live)[:12]}, "
+            f"expected {new[:12]}; prod was left as it is"
+        )
+    if old and (lay.releases / old).is_dir() and lay.previous.exists():
+        jr.point(lay.previous_state, f"releases/{old}")
+    jr.point(lay.prod_state, f"releases/{new}")
+    jr.unlink(lay.journal)
+    _collect_releases(lay)
+
+
+def _collect_releases(lay: Layout) -> None:
+    """Remove release folders that neither state pointer uses (and no journal names)."""
+    keep = {os.readlink(p).split("/")[-1] for p in (lay.prod_state, lay.previous_state) if p.is_symlink()}
+    for release in (
+        sorted(lay.releases.glob("*")) if lay.releases.is_dir() and not lay.journal.exists() else ()
+    ):
+        if release.name not in keep:
+            jr.remove_tree(release)
+
+
+def _finish_committed(lay: Layout, entry: dict) -> None:
+    """_finish right after the journal was written; an error now is finished by the next command."""
+    try:
+        _finish(lay, entry)
+    except OSError as exc:
+        raise OpsError(
+            f"{entry['op']} committed but not finished ({jr.disk_full_cause(exc) or exc}): "
+            "the next deploy, rollback or status finishes it"
         ) from exc
 
 
-def _link_or_copy(src: Path, dest: Path) -> None:
-    """Make dest the same content as src without ever leaving dest half-written."""
-    tmp = dest.with_name(dest.name + ".tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(src, tmp)
-    except OSError:
-        shutil.copy2(src, tmp)
-    os.replace(tmp, dest)
+def _point_at_file(lay: Layout, file: Path, pointer: Path) -> None:
+    """Make a state pointer describe its file (by sha256): repair missing, dangling or wrong ones."""
+    if not file.exists():
+        jr.remove_tree(pointer)
+        return
+    sha = sha256_of(file)
+    if (lay.releases / sha).is_dir():
+        jr.point(pointer, f"releases/{sha}")
+    elif not (pointer.is_symlink() and pointer.exists()):  # kept when the file changed since deploy
+        jr.remove_tree(pointer)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _migrate(lay: Layout) -> None:
+    """State folders of the older layout (plain folders) become releases named by their sha256."""
+    for folder in (lay.prod_state, lay.previous_state, lay.state / "prod.swap"):
+        if folder.is_dir() and not folder.is_symlink():
+            sha = str(_release_meta(folder).get("sha256", ""))
+            if SHA.fullmatch(sha) and not (lay.releases / sha).exists():
+                lay.releases.mkdir(parents=True, exist_ok=True)
+                jr.rename(folder, lay.releases / sha)
+            else:
+                jr.remove_tree(folder)
+
+
+def recover(lay: Layout) -> list[str]:
+    """Finish an interrupted deploy/rollback and remove what a crash left behind (call under the lock)."""
+    notes: list[str] = []
+    _migrate(lay)
+    if lay.journal.exists():
+        entry = jr.read_json(lay.journal)
+        if entry and SHA.fullmatch(str(entry.get("new"))):
+            _finish(lay, entry)
+            notes.append(f"finished an interrupted {entry.get('op')}: live release is {entry['new'][:12]}")
+        else:
+            jr.unlink(lay.journal)
+            notes.append(f"ignored an unreadable {lay.journal.name}")
+    for stray in (lay.pending, lay.warehouse / "prod.rollback.duckdb"):
+        if stray.exists() and not lay.previous.exists() and not _same_file(stray, lay.prod):
+            jr.rename(stray, lay.previous)
+            notes.append(f"{stray.name} (left by a crash) restored as {lay.previous.name}")
+        jr.unlink(stray)
+    if _same_file(lay.previous, lay.prod):
+        jr.unlink(lay.previous)
+        notes.append(
+            f"{lay.previous.name} was the same file as {lay.prod.name} (left by an older ops.deploy): "
+            "removed, there is no rollback target until the next deploy"
+        )
+    leftovers = [lay.candidate, Path(f"{lay.candidate}.wal"), lay.build_target]
+    leftovers += list(lay.warehouse.glob("prod*.tmp")) + list(lay.state.glob("*.tmp"))
+    leftovers += list(lay.state.glob("*.new")) + list(lay.releases.glob("*.new"))
+    for path in leftovers:
+        jr.remove_tree(path) if path.is_dir() and not path.is_symlink() else jr.unlink(path)
+    _point_at_file(lay, lay.prod, lay.prod_state)
+    _point_at_file(lay, lay.previous, lay.previous_state)
+    _collect_releases(lay)
+    return notes
+
+
+# --- disk full ---
+
+
+def _disk_full(cause: str, where: Path | None, lay: Layout, action: str) -> OpsError:
+    """One line: the cause, the folder, what was left as it was, what to do."""
+    if where is not None:
+        folder = f"{where.parent} (writing {where.name})"
+    elif lay.state.is_relative_to(lay.warehouse):
+        folder = str(lay.warehouse)
+    else:
+        folder = f"{lay.warehouse} or {lay.state}"
+    remedy = "raise the file-size limit (ulimit -f)" if cause == "file too large" else "free some space there"
+    kept = [p.name for p in (lay.prod, lay.previous) if p.exists()]
+    left = (
+        f"{' and '.join(kept)} left as {'they were' if len(kept) > 1 else 'it was'}"
+        if kept
+        else "no prod yet"
+    )
+    return OpsError(
+        f"{cause} in {folder}: {action} aborted, {left}, partial files removed; "
+        f"{remedy}, then run {action} again"
+    )
+
+
+def _discard(lay: Layout) -> None:
+    """Remove a build's partial files (frees the space a full disk needs back)."""
+    for path in (lay.candidate, Path(f"{lay.candidate}.wal"), lay.journal.with_name("journal.json.tmp")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(lay.build_target, ignore_errors=True)
+    for tmp in lay.releases.glob("*.new"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --- deploy ---
 
 
 def _problems(run_results: dict, allow_warn: bool) -> list[str]:
@@ -165,27 +346,23 @@ def _problems(run_results: dict, allow_warn: bool) -> list[str]:
     )
 
 
-def _write_state(src_target: Path, dest: Path, meta: dict) -> None:
-    staging = dest.with_name(dest.name + ".new")
-    shutil.rmtree(staging, ignore_errors=True)
+def _keep_failed(lay: Layout, problems: list[str], log: str) -> None:
+    """The failed candidate -> prod.failed.duckdb, its run results and log -> <state>/failed."""
+    for path in (lay.failed, Path(f"{lay.failed}.wal")):
+        jr.unlink(path)
+    for src, dest in ((lay.candidate, lay.failed), (Path(f"{lay.candidate}.wal"), Path(f"{lay.failed}.wal"))):
+        if src.exists():
+            jr.rename(src, dest)
+    staging = lay.failed_state.with_name("failed.new")
+    jr.remove_tree(staging)
     staging.mkdir(parents=True)
     for name in ARTIFACTS:
-        if (src_target / name).exists():
-            shutil.copyfile(src_target / name, staging / name)
-    (staging / "deploy.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    shutil.rmtree(dest, ignore_errors=True)
-    os.replace(staging, dest)
-
-
-def _swap_dirs(a: Path, b: Path) -> None:
-    tmp = a.with_name(a.name + ".swap")
-    shutil.rmtree(tmp, ignore_errors=True)
-    if a.exists():
-        os.replace(a, tmp)
-    if b.exists():
-        os.replace(b, a)
-    if tmp.exists():
-        os.replace(tmp, b)
+        if (lay.build_target / name).exists():
+            shutil.copyfile(lay.build_target / name, staging / name)
+    (staging / "dbt.log").write_text(log, encoding="utf-8")
+    jr.write_json(staging / "deploy.json", {"problems": problems})
+    jr.remove_tree(lay.failed_state)
+    jr.rename(staging, lay.failed_state)
 
 
 def deploy(
@@ -200,70 +377,132 @@ def deploy(
     lay = layout_for(project, warehouse_dir, state_dir)
     lay.warehouse.mkdir(parents=True, exist_ok=True)
     with _deploy_lock(lay):
+        notes = recover(lay)
         _check_no_wal(lay.prod)
-        _remove_db(lay.candidate)
-        build_target = lay.state / ".build-target"
-        shutil.rmtree(build_target, ignore_errors=True)
         env = {
             "VB_TARGET": "prod",
             "VB_PROD_DUCKDB_PATH": str(lay.candidate),
             "VB_WAREHOUSE_DIR": str(lay.warehouse),
         }
         args = ["build", "--target", "prod"] + (["--vars", vars_yaml] if vars_yaml else [])
-        result = run_dbt(args, project, build_target, env=env)
-        results_path = build_target / "run_results.json"
-        if not results_path.exists():
-            _remove_db(lay.candidate)
-            shutil.rmtree(build_target, ignore_errors=True)
+        try:
+            result = run_dbt(args, project, lay.build_target, env=env, die_with_parent=True)
+        except OSError as exc:
+            _discard(lay)
+            cause = jr.disk_full_cause(exc)
+            if cause:
+                raise _disk_full(cause, None, lay, "deploy") from exc
+            raise
+        results_path = lay.build_target / "run_results.json"
+        try:
+            run = load_run_results(results_path)
+        except OpsError as exc:  # missing, or cut short by a full disk
+            run, unreadable = {"results": []}, exc
+        else:
+            unreadable = None
+        said = result.stdout + "\n".join(str(r.get("message") or "") for r in run["results"])
+        cause = jr.disk_full_in_text(said)
+        if cause:
+            _discard(lay)
+            raise _disk_full(cause, jr.path_in_text(said), lay, "deploy")
+        if unreadable:
+            _discard(lay)
             raise OpsError(
-                f"dbt build did not run (no run_results.json), prod untouched: {result.last_lines(1)}"
-            )
-        run = load_run_results(results_path)
+                f"dbt build did not run (no readable run_results.json), prod untouched: "
+                f"{result.last_lines(1)}"
+            ) from unreadable
         problems = _problems(run, allow_warn)
         if not result.ok and not problems:
             problems = [f"dbt exited with code {result.returncode}: {result.last_lines(1)}"]
-        archive_run_results(results_path, lay.history)
-        if problems:
-            _remove_db(lay.failed)
-            if lay.candidate.exists():
-                os.replace(lay.candidate, lay.failed)
-            if Path(f"{lay.candidate}.wal").exists():
-                os.replace(f"{lay.candidate}.wal", f"{lay.failed}.wal")
-            _write_state(build_target, lay.failed_state, {"problems": problems})
-            (lay.failed_state / "dbt.log").write_text(result.stdout, encoding="utf-8")
-            shutil.rmtree(build_target, ignore_errors=True)
-            return DeployResult(
-                False,
-                f"deploy failed: {len(problems)} node(s) did not pass; prod untouched, "
-                f"candidate kept as {lay.failed.name}, log in {lay.failed_state}",
-                problems,
-                len(run["results"]),
-            )
-        _checkpoint(lay.candidate)
-        _check_no_wal(lay.candidate)
-        meta = {
-            "generated_at": run.get("metadata", {}).get("generated_at"),
-            "invocation_id": run.get("metadata", {}).get("invocation_id"),
-            "dbt_version": run.get("metadata", {}).get("dbt_version"),
-            "nodes": len(run["results"]),
-            "sha256": sha256_of(lay.candidate),
-        }
-        had_prod = lay.prod.exists()
-        if had_prod:
-            _link_or_copy(lay.prod, lay.previous)
-            if lay.prod_state.exists():
-                shutil.rmtree(lay.previous_state, ignore_errors=True)
-                shutil.copytree(lay.prod_state, lay.previous_state)
-        os.replace(lay.candidate, lay.prod)  # the commit point: readers see old or new, never neither
-        _write_state(build_target, lay.prod_state, meta)
-        shutil.rmtree(build_target, ignore_errors=True)
-        kept = f"previous kept as {lay.previous.name}" if had_prod else "first deploy, no previous"
+        with _abort_on_full_disk(lay, "deploy"):
+            archive_run_results(results_path, lay.history)
+            if problems:
+                _keep_failed(lay, problems, result.stdout)
+                jr.remove_tree(lay.build_target)
+                return DeployResult(
+                    False,
+                    f"deploy failed: {len(problems)} node(s) did not pass; prod untouched, "
+                    f"candidate kept as {lay.failed.name}, log in {lay.failed_state}",
+                    problems,
+                    len(run["results"]),
+                    notes,
+                )
+        new, old = _promote(lay, run)
+        kept = f"previous kept as {lay.previous.name}" if old else "first deploy, no previous"
         return DeployResult(
             True,
-            f"deployed: {meta['nodes']} nodes passed; live {lay.prod} (sha256 {meta['sha256'][:12]}); {kept}",
+            f"deployed: {len(run['results'])} nodes passed; live {lay.prod} (sha256 {new[:12]}); {kept}",
             [],
-            meta["nodes"],
+            len(run["results"]),
+            notes,
         )
+
+
+@contextmanager
+def _abort_on_full_disk(lay: Layout, action: str, writing: Path | None = None) -> Iterator[None]:
+    """Before the commit: a full disk removes the partial files and becomes a one-line OpsError."""
+    try:
+        yield
+    except (OSError, duckdb.Error) as exc:
+        cause = jr.disk_full_cause(exc)
+        if not cause:
+            raise
+        _discard(lay)
+        where = Path(exc.filename) if isinstance(exc, OSError) and exc.filename else None
+        raise _disk_full(cause, writing or where or jr.path_in_text(str(exc)), lay, action) from exc
+
+
+def _promote(lay: Layout, run: dict) -> tuple[str, str | None]:
+    """Make the built candidate live (call under the lock): (new, old) sha256."""
+    with _abort_on_full_disk(lay, "deploy"):
+        new, old = _prepare_candidate(lay, run)
+        jr.write_json(lay.journal, {"op": "deploy", "new": new, "old": old})  # the commit
+    _finish_committed(lay, {"op": "deploy", "new": new, "old": old})
+    jr.remove_tree(lay.build_target)
+    return new, old
+
+
+def publish(lay: Layout, source: Path, run: dict) -> DeployResult:
+    """The second half of deploy for a DuckDB file built and tested elsewhere: copy it in, switch.
+
+    run: its run_results (metadata and the number of nodes go into the release's deploy.json).
+    """
+    with _deploy_lock(lay):
+        notes = recover(lay)
+        with _abort_on_full_disk(lay, "deploy", lay.candidate):
+            shutil.copyfile(source, lay.candidate)
+            jr.step(f"copy {Path(source).name} -> {lay.candidate.name}")
+        new, old = _promote(lay, run)
+    return DeployResult(
+        True, f"published: live {lay.prod} (sha256 {new[:12]})", [], len(run["results"]), notes
+    )
+
+
+def _prepare_candidate(lay: Layout, run: dict) -> tuple[str, str | None]:
+    """Checkpoint and fsync the candidate, record it and the outgoing prod as releases: (new, old) sha."""
+    try:
+        with duckdb.connect(str(lay.candidate)) as con:  # proves it opens; folds its WAL into the file
+            con.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        if jr.disk_full_in_text(str(exc)):
+            raise
+        _discard(lay)
+        raise OpsError(
+            f"candidate {lay.candidate.name} cannot be opened ({exc}): deploy aborted, prod untouched"
+        ) from exc
+    _check_no_wal(lay.candidate)
+    jr.fsync_file(lay.candidate)
+    new = sha256_of(lay.candidate)
+    metadata = run.get("metadata", {})
+    meta = {key: metadata.get(key) for key in ("generated_at", "invocation_id", "dbt_version")}
+    _stage_release(lay, new, {**meta, "nodes": len(run["results"])}, lay.build_target)
+    old = sha256_of(lay.prod) if lay.prod.exists() else None
+    if old:
+        _stage_release(lay, old, {"note": "recorded at the next deploy (no deploy record)"})
+    return new, old
+
+
+# --- rollback and status ---
 
 
 def rollback(
@@ -271,20 +510,46 @@ def rollback(
     warehouse_dir: str | Path | None = None,
     state_dir: str | Path | None = None,
 ) -> str:
-    """Swap prod and previous (file and artifacts); rolling back twice rolls forward again."""
+    """The previous release becomes prod and prod becomes previous (rolling back twice rolls forward).
+
+    Verified: the new live file's sha256 equals the recorded previous release, else an error.
+    """
     lay = layout_for(project_dir_of(project_dir), warehouse_dir, state_dir)
     with _deploy_lock(lay):
+        notes = recover(lay)
         if not lay.previous.exists():
-            raise OpsError(f"nothing to roll back to: {lay.previous} does not exist (deploy twice first)")
+            found = "".join(f"; {note}" for note in notes)
+            raise OpsError(
+                f"nothing to roll back to: {lay.previous} does not exist (deploy twice first){found}"
+            )
         _check_no_wal(lay.prod)
-        holder = lay.warehouse / "prod.rollback.duckdb"
-        if lay.prod.exists():
-            _link_or_copy(lay.prod, holder)
-        os.replace(lay.previous, lay.prod)  # the commit point
-        if holder.exists():
-            os.replace(holder, lay.previous)
-        _swap_dirs(lay.prod_state, lay.previous_state)
-    return f"rolled back: {lay.prod} is now the former previous file (sha256 {sha256_of(lay.prod)[:12]})"
+        _check_no_wal(lay.previous)
+        want = sha256_of(lay.previous)
+        if _release_meta(lay.releases / want).get("sha256") != want:
+            raise OpsError(
+                f"{lay.previous.name} (sha256 {want[:12]}) is not a recorded release (it changed since it "
+                "was deployed): rollback refused, nothing changed"
+            )
+        old = sha256_of(lay.prod) if lay.prod.exists() else None
+        if old == want:
+            raise OpsError(
+                f"{lay.previous.name} has the same content as {lay.prod.name}: nothing to roll back"
+            )
+        with _abort_on_full_disk(lay, "rollback", lay.candidate):
+            shutil.copyfile(lay.previous, lay.candidate)  # its own file: previous is never prod's inode
+            jr.fsync_file(lay.candidate)
+            jr.step(f"copy {lay.previous.name} -> {lay.candidate.name}")
+            if sha256_of(lay.candidate) != want:
+                _discard(lay)
+                raise OpsError(
+                    f"the copy of {lay.previous.name} differs from it: rollback aborted, nothing changed"
+                )
+            if old:
+                _stage_release(lay, old, {"note": "recorded at rollback (no deploy record)"})
+            jr.write_json(lay.journal, {"op": "rollback", "new": want, "old": old})  # the commit
+        _finish_committed(lay, {"op": "rollback", "new": want, "old": old})
+    lines = [f"rolled back: {lay.prod} is now the former previous file (sha256 {want[:12]})"]
+    return "\n".join(lines + [f"note: {note}" for note in notes])
 
 
 def status(
@@ -292,14 +557,28 @@ def status(
     warehouse_dir: str | Path | None = None,
     state_dir: str | Path | None = None,
 ) -> dict:
-    """What is live: prod file, its deploy metadata, whether a previous and a failed candidate exist."""
-    lay = layout_for(project_dir_of(project_dir), warehouse_dir, state_dir)
+    """What is live: prod file, its deploy metadata, whether a previous and a failed candidate exist.
 
-    def describe(path: Path, state: Path) -> dict | None:
+    Finishes an interrupted deploy/rollback first (when none is running), so the state is the truth.
+    """
+    lay = layout_for(project_dir_of(project_dir), warehouse_dir, state_dir)
+    notes: list[str] = []
+    if lay.state.is_dir():
+        try:
+            with _deploy_lock(lay):
+                notes = recover(lay)
+        except OpsError as exc:  # busy: another command holds the lock
+            notes = [str(exc)]
+        except OSError as exc:  # e.g. a read-only warehouse: describe the files as they are
+            notes = [f"could not check for an interrupted deploy ({exc}); showing the files as they are"]
+
+    def describe(path: Path, pointer: Path) -> dict | None:
         if not path.exists():
             return None
-        meta = load_json(state / "deploy.json", "deploy.json") if (state / "deploy.json").exists() else {}
         digest = sha256_of(path)
+        meta = _release_meta(pointer)
+        if meta.get("sha256") != digest:  # a switch in progress: describe the file by its content
+            meta = _release_meta(lay.releases / digest) or meta
         return {
             "file": str(path),
             "bytes": path.stat().st_size,
@@ -314,6 +593,7 @@ def status(
         "previous": describe(lay.previous, lay.previous_state),
         "failed": str(lay.failed) if lay.failed.exists() else None,
         "state": str(lay.prod_state),
+        "notes": notes,
     }
 
 
@@ -332,6 +612,7 @@ def format_status(info: dict) -> str:
             )
     lines.append(f"failed  : {info['failed'] or 'none'}")
     lines.append(f"state   : {info['state']} (use --state {info['state']} for slim CI)")
+    lines += [f"note    : {note}" for note in info.get("notes", [])]
     return "\n".join(lines)
 
 
@@ -348,6 +629,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "deploy":
         outcome = deploy(args.project_dir, args.warehouse_dir, args.state_dir, args.vars, not args.strict)
+        for note in outcome.notes:
+            print(f"note: {note}")
         print(outcome.message)
         for problem in outcome.problems:
             print(f"  {problem}")
