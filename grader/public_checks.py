@@ -53,10 +53,18 @@ def _defined_names(node: ast.stmt) -> set[str] | None:
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         if not all(isinstance(t, ast.Name) for t in targets):
             return None
-        if any(isinstance(n, ast.Call) for n in ast.walk(node.value)) if node.value else False:
-            return None  # e.g. EX = exercise(...): registers the exercise
+        if node.value is not None and any(_calls_exercise(n) for n in ast.walk(node.value)):
+            return None  # EX = exercise(...) registers the exercise
         return {t.id for t in targets if isinstance(t, ast.Name)}
     return None
+
+
+def _calls_exercise(node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    return (isinstance(func, ast.Name) and func.id == "exercise") or (
+        isinstance(func, ast.Attribute) and func.attr == "exercise")
 
 
 def _used_names(node: ast.AST) -> set[str]:

@@ -77,3 +77,30 @@ def scratch_env(root: Path) -> dict[str, str]:
         PYTHONDONTWRITEBYTECODE="1",
     )
     return env
+
+
+@pytest.fixture(scope="session")
+def release_build(tmp_path_factory):
+    """The intern edition built from this checkout (folder and zip), never modified by a test."""
+    from grader.release import release
+
+    return release(tmp_path_factory.mktemp("release") / "intern-edition", make_zip=True, log=lambda _m: None)
+
+
+@pytest.fixture(scope="session")
+def edition_ready(tmp_path_factory, release_build) -> Path:
+    """A clean copy of the edition after its own `make warehouse` (generator at seed 42 scale 1, dbt build).
+    The one step skipped is pip: the copy uses this checkout's .venv (its packages are the same pins)."""
+    import subprocess
+
+    root = tmp_path_factory.mktemp("edition") / "intern-edition"
+    shutil.copytree(release_build.folder, root)
+    (root / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
+    (root / ".state").mkdir()
+    (root / ".state" / "venv.ok").touch()
+    env = scratch_env(root) | {"MAKEFLAGS": ""}
+    done = subprocess.run(["make", "warehouse"], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=1200)
+    output = done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == 0, f"make warehouse failed in the edition:\n{output}"
+    return root
