@@ -173,7 +173,7 @@ def test_no_hidden_data_settings(edition: dict[str, bytes]):
 
 # ---- reproducible, safe to re-run ----------------------------------------------------------------
 def test_two_releases_of_one_commit_are_byte_identical(release_build, tmp_path: Path):
-    again = rel.release(tmp_path / "intern-edition", make_zip=True, log=lambda _m: None)
+    again = rel.release(tmp_path / "intern-edition", make_zip=True, log=lambda _m: None, refuse_leaks=False)
     assert again.zip.read_bytes() == release_build.zip.read_bytes()
     assert _files(again.folder) == _files(release_build.folder)
     modes = {stat.S_IMODE(p.stat().st_mode) for p in again.folder.rglob("*") if p.is_file()}
@@ -184,7 +184,7 @@ def test_two_releases_of_one_commit_are_byte_identical(release_build, tmp_path: 
         assert names == sorted(names) and all(n.startswith("intern-edition/") for n in names)
         assert {i.date_time for i in archive.infolist()} == {rel.FIXED_TIME}
         assert {n.removeprefix("intern-edition/"): archive.read(n) for n in names} == _files(again.folder)
-    rel.release(again.folder, log=lambda _m: None)  # an earlier release is replaced in place
+    rel.release(again.folder, log=lambda _m: None, refuse_leaks=False)  # replaces an earlier release
     assert _files(again.folder) == _files(release_build.folder)
 
 
@@ -200,6 +200,14 @@ def test_release_never_overwrites_a_folder_that_is_not_a_release(tmp_path: Path)
     done = subprocess.run([sys.executable, "-m", "grader", "release", "--out", str(work)], cwd=REPO,
                           capture_output=True, text=True)
     assert done.returncode == 1 and done.stderr.startswith("grader: ") and "Traceback" not in done.stderr
+
+
+def test_a_leak_stops_the_release_before_anything_is_written(tmp_path: Path, monkeypatch):
+    line = next(a for a, where in sorted(rel.answer_lines(REPO).items()) if "region" in where and len(a) > 30)
+    monkeypatch.setattr(rel, "README_TEMPLATE", rel.README_TEMPLATE + f"\n    {line}\n")  # a planted leak
+    with pytest.raises(rel.ReleaseError, match=r"answer line\(s\) would reach interns, first: "):
+        rel.release(tmp_path / "intern-edition", make_zip=True, log=lambda _m: None)
+    assert list(tmp_path.iterdir()) == []
 
 
 # ---- the edition at work --------------------------------------------------------------------------
