@@ -438,6 +438,8 @@ def release(out: Path, *, make_zip: bool = False, root: Path | None = None,
     only (its leak test then names every leak, while the other tests still get an edition)."""
     root = (root or repo_root()).resolve()
     out = out.resolve()
+    if (root / EDITION_MARKER).exists() or not (root / "solutions").is_dir():
+        raise ReleaseError(f"{root} is not the course repository (an intern edition cannot be released)")
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not _is_release(out))):
         raise ReleaseError(f"{out} exists and is not an earlier release: choose an empty or new folder")
     if out.is_relative_to(root) and not out.is_relative_to(root / "dist"):

@@ -89,14 +89,12 @@ def release_build(tmp_path_factory):
                    refuse_leaks=False)
 
 
-@pytest.fixture(scope="session")
-def edition_ready(tmp_path_factory, release_build) -> Path:
-    """A clean copy of the edition after its own `make warehouse` (generator at seed 42 scale 1, dbt build).
-    The one step skipped is pip: the copy uses this checkout's .venv (its packages are the same pins)."""
+def prepare_edition(release_folder: Path, root: Path) -> Path:
+    """A clean copy of the edition at ``root`` after its own `make warehouse` (generator at seed 42
+    scale 1, dbt build). The one step skipped is pip: the copy uses this checkout's .venv (same pins)."""
     import subprocess
 
-    root = tmp_path_factory.mktemp("edition") / "intern-edition"
-    shutil.copytree(release_build.folder, root)
+    shutil.copytree(release_folder, root)
     (root / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
     (root / ".state").mkdir()
     (root / ".state" / "venv.ok").touch()
@@ -106,3 +104,21 @@ def edition_ready(tmp_path_factory, release_build) -> Path:
     output = done.stdout[-3000:] + done.stderr[-3000:]
     assert done.returncode == 0, f"make warehouse failed in the edition:\n{output}"
     return root
+
+
+@pytest.fixture(scope="session")
+def edition_future(tmp_path_factory, release_build):
+    """``prepare_edition`` started in the background (tests/test_notebooks.py overlaps it with the
+    solution notebooks); ``.result()`` is the ready copy, or raises what went wrong."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    root = tmp_path_factory.mktemp("edition") / "intern-edition"
+    yield pool.submit(prepare_edition, release_build.folder, root)
+    pool.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def edition_ready(edition_future) -> Path:
+    """The edition copy after `make warehouse` (shared by tests/test_notebooks.py and test_release.py)."""
+    return edition_future.result()

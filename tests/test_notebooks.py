@@ -69,10 +69,6 @@ def solutions_copy(tmp_path_factory, built_warehouse: Path, tree_before) -> Path
     return copy_workspace(tmp_path_factory.mktemp("solutions-run"), built_warehouse)
 
 
-@pytest.fixture(scope="module")
-def intern_copy(edition_ready: Path, tree_before) -> Path:
-    """The intern edition (tests/conftest.py), shared with tests/test_release.py."""
-    return edition_ready
 
 
 def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
@@ -88,12 +84,13 @@ def _intern_command(name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def intern_runs(intern_copy: Path) -> Iterator[dict[str, Future]]:
-    """Run the intern notebooks in the background (their own scratch copy, one at a time) while
-    the solution notebooks run in the foreground: the machine has two cores."""
+def intern_runs(edition_future: Future, tree_before) -> Iterator[dict[str, Future]]:
+    """Run the intern notebooks in the background, one at a time, in a clean copy of the intern edition
+    once its `make warehouse` is done (tests/conftest.py), while the solution notebooks run in the
+    foreground: the machine has two cores."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         yield {
-            name: pool.submit(_run, _intern_command(name), intern_copy)
+            name: pool.submit(lambda n=name: _run(_intern_command(n), edition_future.result()))
             for name in INTERN
         }
 
