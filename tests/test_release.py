@@ -211,6 +211,30 @@ def test_a_leak_stops_the_release_before_anything_is_written(tmp_path: Path, mon
 
 
 # ---- the edition at work --------------------------------------------------------------------------
+def test_edition_knows_its_starting_project_with_an_interns_answers_in_it(release_build, tmp_path: Path):
+    """The 5.4 and bonus notebooks rebuild the starting project with grader.course: in the edition there
+    is no solutions/, and the intern's answers (a rewritten starting file included) must stay out."""
+    import shutil
+
+    copy = tmp_path / "intern-edition"
+    shutil.copytree(release_build.folder, copy)
+    shipped = {p.relative_to(copy / "dbt_project").as_posix(): p.read_bytes()
+               for p in (copy / "dbt_project").rglob("*") if p.is_file()}
+    for path in [*REWRITTEN_STARTING_FILES, "models/intermediate/int_customer_behavior_optimized.sql"]:
+        (copy / "dbt_project" / path).write_text("-- the intern's answer\n")
+    probe = ("import json; from grader.course import starting_project, reference_answers as r; "
+             "a = r(); print(json.dumps([{k: v.decode() for k, v in starting_project().items()}, "
+             "a.files, a.origins]))")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=copy, capture_output=True, text=True,
+                          env=scratch_env(copy))
+    assert done.returncode == 0, done.stderr
+    start, files, origins = json.loads(done.stdout)
+    expected = {k: v.decode() for k, v in shipped.items() if k not in ("profiles.yml", "warehouse/.gitkeep")}
+    assert start == expected
+    assert set(files) == set(reference_answers(REPO).files) and set(files.values()) == {""}
+    assert origins == reference_answers(REPO).origins
+
+
 def test_edition_makefile_has_intern_targets_only(release_build):
     text = (release_build.folder / "Makefile").read_text()
     targets = set(re.findall(r"^([a-z-]+):", text, flags=re.M))
