@@ -1,8 +1,14 @@
 # VyaparBazaar Module 5 - the commands interns, instructors and CI use.
 #   make lab        set up, generate data, build the warehouse, start JupyterLab on notebooks/
 #   make warehouse  set up, generate data, build the warehouse (no server)
+#   make check      self-check every exercise (public checks) against your warehouse
+#   make submission zip notebooks/ into submission.zip, ready to hand in
+# BEGIN INSTRUCTOR
 #   make test       set up, data, warehouse, then the whole test suite (what CI runs)
+#   make release    build the intern edition into dist/intern-edition (and its .zip)
+# END INSTRUCTOR
 # Every step is skipped when it is already done and up to date.
+# (python -m grader release copies this file without the lines between BEGIN/END INSTRUCTOR.)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -24,10 +30,14 @@ DBT_SOURCES := $(shell find dbt_project -type f \( -name '*.sql' -o -name '*.yml
                  -not -path 'dbt_project/target/*' -not -path 'dbt_project/logs/*' -not -path 'dbt_project/docs/*' -not -path 'dbt_project/ci/*' 2>/dev/null)
 GENERATOR   := $(wildcard datasets/*.py)
 
-.PHONY: help venv data warehouse lab test bench notebooks solutions lint reset-warehouse clean
+.PHONY: help venv data warehouse lab check submission reset-warehouse clean
+# BEGIN INSTRUCTOR
+.PHONY: test bench notebooks solutions lint release
+RELEASE_OUT ?= dist/intern-edition
+# END INSTRUCTOR
 
 help:
-	@sed -n '2,5p' Makefile | sed 's/^# *//'
+	@sed -n '2,/^# Every step/p' Makefile | grep -v 'INSTRUCTOR' | sed 's/^# *//'
 
 venv: $(STATE)/venv.ok
 $(STATE)/venv.ok: requirements.txt pyproject.toml
@@ -58,8 +68,23 @@ lab: venv data
 	$(VENV)/bin/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
 	  $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# Public self-checks of every exercise (exit 1 while one fails); the edition's CI runs the same.
+check: venv
+	$(PY) -m grader check --all
+
+# What to hand in: the notebooks (they hold every answer: %%writefile cells and answer cells).
+submission: venv
+	$(PY) -c "import zipfile, pathlib; z = zipfile.ZipFile('submission.zip', 'w', zipfile.ZIP_DEFLATED); \
+	  [z.write(p, p.as_posix()) for p in sorted(pathlib.Path('notebooks').glob('*.ipynb'))]; z.close()"
+	@echo "submission.zip: hand it in as your instructor asks (or push your repository)"
+
+# BEGIN INSTRUCTOR
 test: warehouse
 	$(PY) -m pytest
+
+# The intern edition (no answers, public checks only): a folder and a byte-reproducible zip.
+release: venv
+	$(PY) -m grader release --out $(RELEASE_OUT) --zip
 
 # Benchmarks print numbers (no assertions). Smaller runs: make bench BENCH_SCALES=0.1 BENCH_COPIES=1
 BENCH_SCALES ?= 1,10
@@ -80,6 +105,7 @@ solutions: warehouse
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(PY) -m grader assign --check
+# END INSTRUCTOR
 
 # Drop the dev warehouse and replayed clickstream arrivals; the next make rebuilds from the raw data.
 reset-warehouse: venv

@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 
 from grader.answers import Answers, answers_from_notebooks
+from grader.edition import answer_paths as edition_answer_paths
+from grader.edition import is_edition, shipped_starting_files
 
 SKIP_DIRS = ("target", "logs", "warehouse", "dbt_packages", "exports")
 SKIP_FILES = ("profiles.yml",)
@@ -35,6 +37,9 @@ def solution_notebooks(root: Path | None = None) -> list[Path]:
 def reference_answers(root: Path | None = None) -> Answers:
     """Answers of the solution notebooks (solution markers stripped)."""
     notebooks = [(p.name, p.read_bytes()) for p in solution_notebooks(root)]
+    if not notebooks and is_edition():  # the intern edition: the paths solutions write, no contents
+        paths = edition_answer_paths()
+        return Answers(files=dict.fromkeys(paths, ""), origins=paths)
     return answers_from_notebooks(notebooks, reference=True)
 
 
@@ -73,7 +78,8 @@ def starting_project(root: Path | None = None, answer_paths: set[str] | None = N
         if rel in answer_paths:
             # an exercise writes this path: keep it only if it is a shipped starting file (from git,
             # or, without git, as the intern notebook writes it), never an answer left behind
-            staged = _git_index_file(root, f"dbt_project/{rel}")
+            staged = (shipped_starting_files().get(rel) if is_edition()
+                      else _git_index_file(root, f"dbt_project/{rel}"))
             if staged is None and rel in REWRITTEN_STARTING_FILES:
                 staged = intern_starting_files(root).get(rel)
             if staged is not None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.api import EXERCISE_IDS
+from grader.manual_scores import write_sheet
 
 
 def _num(value: float) -> str:
@@ -55,6 +56,9 @@ def feedback_html(report: dict[str, Any]) -> str:
         f"<h1>{esc(report['submission'])}: {_num(report['score'])} / {_num(report['max_score'])}</h1>",
         f"<p>Status: {esc(report['status'])} {esc(report.get('message', ''))}</p>",
     ]
+    if "manual_score" in report:  # final grades (finalize): automatic checks plus the instructor's review
+        parts.append(f"<p>Automatic checks {_num(report['auto_score'])}, instructor's review "
+                     f"{_num(report['manual_score'])}.</p>")
     if report.get("problems"):
         parts.append("<h2>Problems reading the submission</h2><ul>")
         parts += [f"<li>{esc(p)}</li>" for p in report["problems"]]
@@ -75,8 +79,14 @@ def feedback_html(report: dict[str, Any]) -> str:
             )
         parts.append("</table>")
         for m in ex.get("manual", []):
-            parts.append(f"<p>Manual ({_num(m['max_points'])} pts, scored by the instructor): "
-                         f"{esc(m['prompt'])}</p>")
+            if m.get("points") is None:
+                parts.append(f"<p>Manual ({_num(m['max_points'])} pts, scored by the instructor): "
+                             f"{esc(m['prompt'])}</p>")
+            else:  # after `python -m grader finalize`
+                parts.append(f"<p>Manual: {esc(m['prompt'])} <b>{_num(m['points'])} / "
+                             f"{_num(m['max_points'])}</b></p>")
+            if m.get("comment"):
+                parts.append(f"<p class='comment'>Instructor's comment: {esc(m['comment'])}</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
@@ -106,3 +116,4 @@ def write_outputs(reports: list[dict[str, Any]], out: Path) -> None:
         )
         (folder / "feedback.html").write_text(feedback_html(report), encoding="utf-8")
         (folder / "review.md").write_text(review_sheet(report), encoding="utf-8")
+    write_sheet(reports, out)

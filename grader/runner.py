@@ -6,14 +6,16 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader.answers import Answers
 from grader.api import Exercise, Fail, Skip, registry
 from grader.context import CheckContext
 from grader.dbt_runner import short_message
-from grader.preparation import GradingSetup
 from grader.workspace import Workspace
+
+if TYPE_CHECKING:  # the intern edition has no preparation module (python -m grader release)
+    from grader.preparation import GradingSetup
 
 try:
     from grader.assign import ANSWER_PROMPT

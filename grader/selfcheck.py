@@ -15,6 +15,7 @@ import duckdb
 from grader.answers import ALLOWED_TOP_DIRS, Answers
 from grader.api import get_exercise
 from grader.context import CheckContext
+from grader.edition import hidden_check_count
 from grader.runner import run_check
 
 
@@ -88,7 +89,7 @@ def selfcheck_lines(exercise_id: str) -> list[str]:
     finally:
         if "con" in holder:
             holder["con"].close()
-    hidden = len(exercise.checks) - len(public)
+    hidden = len(exercise.checks) - len(public) + hidden_check_count(exercise.id)
     lines.append(f"{passed}/{len(public)} public checks pass. The instructor also runs {hidden} more "
                  "check(s) on hidden data.")
     return lines

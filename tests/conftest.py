@@ -90,3 +90,48 @@ def scratch_env(root: Path) -> dict[str, str]:
         PYTHONDONTWRITEBYTECODE="1",
     )
     return env
+
+
+@pytest.fixture(scope="session")
+def release_build(tmp_path_factory):
+    """The intern edition built from this checkout (folder and zip), never modified by a test."""
+    from grader.release import release
+
+    # leaks do not stop this build: tests/test_release.py names them, the other tests still run
+    return release(tmp_path_factory.mktemp("release") / "intern-edition", make_zip=True, log=lambda _m: None,
+                   refuse_leaks=False)
+
+
+def prepare_edition(release_folder: Path, root: Path) -> Path:
+    """A clean copy of the edition at ``root`` after its own `make warehouse` (generator at seed 42
+    scale 1, dbt build). The one step skipped is pip: the copy uses this checkout's .venv (same pins)."""
+    import subprocess
+
+    shutil.copytree(release_folder, root)
+    (root / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
+    (root / ".state").mkdir()
+    (root / ".state" / "venv.ok").touch()
+    env = scratch_env(root) | {"MAKEFLAGS": ""}
+    done = subprocess.run(["make", "warehouse"], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=1200)
+    output = done.stdout[-3000:] + done.stderr[-3000:]
+    assert done.returncode == 0, f"make warehouse failed in the edition:\n{output}"
+    return root
+
+
+@pytest.fixture(scope="session")
+def edition_future(tmp_path_factory, release_build):
+    """``prepare_edition`` started in the background (tests/test_notebooks.py overlaps it with the
+    solution notebooks); ``.result()`` is the ready copy, or raises what went wrong."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    root = tmp_path_factory.mktemp("edition") / "intern-edition"
+    yield pool.submit(prepare_edition, release_build.folder, root)
+    pool.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def edition_ready(edition_future) -> Path:
+    """The edition copy after `make warehouse` (shared by tests/test_notebooks.py and test_release.py)."""
+    return edition_future.result()

@@ -1,5 +1,6 @@
-"""Every notebook runs in a scratch copy of the workspace against a copy of the built warehouse:
-solutions/ reproduce their stored outputs (nbval), notebooks/ run top to bottom unsolved, and the
+"""Every notebook runs in a scratch copy: solutions/ reproduce their stored outputs (nbval) in a copy
+of the workspace with a copy of the built warehouse; the intern notebooks run top to bottom unsolved
+where interns run them, in a clean copy of the intern edition after its own `make warehouse`; the
 real tree is left as it was. New notebooks are picked up automatically."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from conftest import REPO, copy_workspace, scratch_env
 
 SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
-INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
+INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))  # the edition's are generated alike
 TIMEOUT = int(os.environ.get("VB_NOTEBOOK_TIMEOUT", "900"))  # seconds per notebook
 
 _RUN_TOP_TO_BOTTOM = """
@@ -68,9 +69,6 @@ def solutions_copy(tmp_path_factory, built_warehouse: Path, tree_before) -> Path
     return copy_workspace(tmp_path_factory.mktemp("solutions-run"), built_warehouse)
 
 
-@pytest.fixture(scope="module")
-def intern_copy(tmp_path_factory, built_warehouse: Path, tree_before) -> Path:
-    return copy_workspace(tmp_path_factory.mktemp("intern-run"), built_warehouse)
 
 
 def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
@@ -86,12 +84,13 @@ def _intern_command(name: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def intern_runs(intern_copy: Path) -> Iterator[dict[str, Future]]:
-    """Run the intern notebooks in the background (their own scratch copy, one at a time) while
-    the solution notebooks run in the foreground: the machine has two cores."""
+def intern_runs(edition_future: Future, tree_before) -> Iterator[dict[str, Future]]:
+    """Run the intern notebooks in the background, one at a time, in a clean copy of the intern edition
+    once its `make warehouse` is done (tests/conftest.py), while the solution notebooks run in the
+    foreground: the machine has two cores."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         yield {
-            name: pool.submit(_run, _intern_command(name), intern_copy)
+            name: pool.submit(lambda n=name: _run(_intern_command(n), edition_future.result()))
             for name in INTERN
         }
 

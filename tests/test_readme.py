@@ -30,6 +30,9 @@ COVERED = {
     "make bench": "tests/test_readme.py::test_make_bench_prints_numbers_at_a_tiny_scale",
     ".venv/bin/python -m grader grade submissions/ --out grading-out --jobs 2":
         "tests/test_readme.py::test_grade_command_as_written",
+    ".venv/bin/python -m grader finalize --out grading-out":
+        "tests/test_readme.py::test_grade_command_as_written (then finalize, as written)",
+    "make release": "tests/test_readme.py::test_make_release_in_a_copy (the edition: tests/test_release.py)",
 }
 
 
@@ -152,6 +155,38 @@ def test_grade_command_as_written(tmp_path, grader_cache):
     gradebook = (copy / "grading-out" / "gradebook.csv").read_text().splitlines()
     assert gradebook[0].startswith("submission,status,total,max_total")
     assert len(gradebook) == 2 and gradebook[1].startswith("intern_a,")
+    sheet = copy / "grading-out" / "manual_scores.csv"
+    lines = sheet.read_text().splitlines()
+    assert lines[0] == "submission,exercise,question,max_points,points,comment"
+    assert lines[1].startswith("intern_a,5.1,q1,") and lines[1].endswith(",,")
+    sheet.write_text("\n".join([lines[0], lines[1][:-2] + ",1,Good catch of the fan-out", *lines[2:]]) + "\n")
+    command = ".venv/bin/python -m grader finalize --out grading-out"
+    done = subprocess.run(command.split(), cwd=copy, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    final = (copy / "grading-out" / "final_grades.csv").read_text().splitlines()
+    assert final[0].startswith("submission,status,auto,auto_max,manual,manual_max,total,max_total")
+    assert final[1].startswith("intern_a,") and ",1,Good" not in final[1]
+    assert "Good catch of the fan-out" in (copy / "grading-out" / "intern_a" / "feedback.html").read_text()
+    assert (copy / "grading-out" / "lms_grades.csv").read_text().startswith("identifier,grade,max_grade")
+
+
+def test_make_release_in_a_copy(tmp_path):
+    if not (ROOT / ".state" / "venv.ok").exists():
+        pytest.skip("run through `make test`, which sets up the venv first")
+    copy = tmp_path / "repo"  # a light copy: no data, no warehouse, no earlier release
+    shutil.copytree(ROOT, copy, symlinks=True, ignore=shutil.ignore_patterns(
+        ".venv", ".git", "target", "logs", "__pycache__", ".pytest_cache", "raw", "*.duckdb*", "dist"))
+    (copy / ".venv").symlink_to(ROOT / ".venv")
+    (copy / ".state" / "venv.ok").touch()  # never pip-install the copy into the shared venv
+    done = subprocess.run(["make", "release"], cwd=copy, env=_env() | {"PYTHONPATH": str(copy)},
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    edition = copy / "dist" / "intern-edition"
+    assert (edition / "README.md").exists()
+    assert (edition / ".github" / "workflows" / "self-check.yml").exists()
+    assert (copy / "dist" / "intern-edition.zip").stat().st_size > 10_000
+    assert sorted(p.name for p in (edition / "notebooks").iterdir()) == sorted(
+        p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_make_bench_prints_numbers_at_a_tiny_scale(tmp_path, grader_cache):

@@ -1,0 +1,140 @@
+"""``python -m grader finalize --out DIR``: merge the instructor's manual scores with the auto scores.
+
+Reads ``DIR/<submission>/report.json`` (written by ``grade``) and ``DIR/manual_scores.csv`` (filled in
+by the instructor). Every bad row is reported with its line number and nothing is written until the
+sheet is fixed. Then writes, each atomically (temporary file, then rename):
+
+- ``DIR/final_grades.csv``: per submission, auto + manual per exercise, totals and maxima;
+- ``DIR/lms_grades.csv``: one grade per submission for an LMS import (layout in grader/README.md);
+- ``DIR/<submission>/feedback.html``: refreshed with the manual points and the instructor's comments.
+
+The instructor's sheet and the report.json files are never modified.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from grader.api import EXERCISE_IDS
+from grader.manual_scores import SHEET, Score, atomic_write, read_sheet
+from grader.outputs import feedback_html
+
+FINAL = "final_grades.csv"
+LMS = "lms_grades.csv"
+MAX_REPORTED = 50
+
+
+class FinalizeError(Exception):
+    """Something to fix before final grades can be written (the message lists what and where)."""
+
+
+def _num(value: float) -> str:
+    return f"{round(value, 4):g}"
+
+
+def load_reports(out: Path) -> list[dict[str, Any]]:
+    """The report.json of every graded submission under ``out``."""
+    if not out.is_dir():
+        raise FinalizeError(f"{out} is not a folder: pass the --out folder of `python -m grader grade`")
+    reports = []
+    for path in sorted(out.glob("*/report.json")):
+        try:
+            reports.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as error:
+            raise FinalizeError(f"{path}: unreadable report ({error}); grade again into this folder") \
+                from None
+    if not reports:
+        raise FinalizeError(f"{out} holds no <submission>/report.json: "
+                            f"run `python -m grader grade ... --out {out}` first")
+    return reports
+
+
+def merged_report(report: dict[str, Any], scores: dict[tuple[str, str, str], Score]) -> dict[str, Any]:
+    """A copy of a report whose manual items carry points and comments, exercise and total scores
+    including them (auto scores unchanged)."""
+    merged = copy.deepcopy(report)
+    auto_total = manual_total = max_total = 0.0
+    for ex_id, ex in merged["exercises"].items():
+        manual = 0.0
+        for item in ex.get("manual", []):
+            score = scores.get((report["submission"], ex_id, item["name"]))
+            item["points"] = score.points if score else None
+            item["comment"] = score.comment if score else ""
+            manual += item["points"] or 0.0
+        ex["auto_score"], ex["auto_max"] = ex["score"], ex["max_score"]
+        ex["manual_score"] = manual
+        ex["manual_max"] = sum(float(m["max_points"]) for m in ex.get("manual", []))
+        ex["unscored"] = sum(m["points"] is None for m in ex.get("manual", []))
+        ex["score"], ex["max_score"] = ex["auto_score"] + manual, ex["auto_max"] + ex["manual_max"]
+        auto_total += ex["auto_score"]
+        manual_total += manual
+        max_total += ex["max_score"]
+    merged.update(auto_score=auto_total, manual_score=manual_total, score=auto_total + manual_total,
+                  max_score=max_total)
+    return merged
+
+
+def final_grades_csv(merged: list[dict[str, Any]]) -> str:
+    """submission,status,auto,auto_max,manual,manual_max,total,max_total,unscored, then per exercise
+    <ex>_auto,<ex>_manual,<ex>_total,<ex>_max."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    per_ex = [f"{ex}_{part}" for ex in EXERCISE_IDS for part in ("auto", "manual", "total", "max")]
+    writer.writerow(["submission", "status", "auto", "auto_max", "manual", "manual_max", "total", "max_total",
+                     "unscored", *per_ex])
+    for r in merged:
+        exs = r["exercises"]
+        cells = []
+        for ex in EXERCISE_IDS:
+            e = exs.get(ex)
+            cells += ([_num(e["auto_score"]), _num(e["manual_score"]), _num(e["score"]), _num(e["max_score"])]
+                      if e else ["", "", "", ""])
+        writer.writerow([r["submission"], r["status"], _num(r["auto_score"]),
+                         _num(sum(e["auto_max"] for e in exs.values())), _num(r["manual_score"]),
+                         _num(sum(e["manual_max"] for e in exs.values())), _num(r["score"]),
+                         _num(r["max_score"]), sum(e["unscored"] for e in exs.values()), *cells])
+    return buffer.getvalue()
+
+
+def lms_csv(merged: list[dict[str, Any]]) -> str:
+    """identifier,grade,max_grade,percent,feedback: one row per submission (see grader/README.md)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["identifier", "grade", "max_grade", "percent", "feedback"])
+    for r in merged:
+        percent = 100.0 * r["score"] / r["max_score"] if r["max_score"] else 0.0
+        writer.writerow([r["submission"], f"{r['score']:.2f}", f"{r['max_score']:.2f}", f"{percent:.1f}",
+                         f"Module 5: automatic checks {_num(r['auto_score'])}, instructor review "
+                         f"{_num(r['manual_score'])}; details in your feedback page"])
+    return buffer.getvalue()
+
+
+def finalize(out: Path, sheet: Path | None = None) -> list[Path]:
+    """Validate the sheet, then write final grades, the LMS file and refreshed feedback pages."""
+    reports = load_reports(out)
+    sheet = sheet or out / SHEET
+    if not sheet.is_file():
+        raise FinalizeError(f"{sheet} not found: `grade` writes it; fill in points and comments, "
+                            "then finalize")
+    scores, errors = read_sheet(sheet, reports)
+    if errors:
+        shown = errors[:MAX_REPORTED] + ([f"... and {len(errors) - MAX_REPORTED} more"]
+                                         if len(errors) > MAX_REPORTED else [])
+        raise FinalizeError(f"{len(errors)} bad row(s) in {sheet.name}; nothing was written. Fix them and "
+                            "run finalize again:\n  " + "\n  ".join(shown))
+    merged = [merged_report(r, scores) for r in sorted(reports, key=lambda r: r["submission"])]
+    pages = {out / r["submission"] / "feedback.html": feedback_html(r) for r in merged}
+    written = []
+    for path, text in ((out / FINAL, final_grades_csv(merged)), (out / LMS, lms_csv(merged)),
+                       *sorted(pages.items())):
+        atomic_write(path, text)
+        written.append(path)
+    unscored = sum(e["unscored"] for r in merged for e in r["exercises"].values())
+    if unscored:
+        print(f"note: {unscored} manual item(s) have no points yet (counted as 0); see the unscored column")
+    return written
