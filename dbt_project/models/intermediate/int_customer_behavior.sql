@@ -1,10 +1,6 @@
--- EXERCISE 5.1 STARTING POINT - deliberately NOT optimized, deliberately NOT correct.
--- This is the seed's original model, unchanged except that "now" is the as_of_date
--- macro instead of current_timestamp(). It joins orders and clickstream BEFORE
--- grouping, so every order row is repeated once per clickstream row of the same
--- customer: sum(o.order_total) (total_spend) is inflated for customers with
--- clickstream; the count-distinct metrics, min/max and avg survive the fan-out.
--- Interns write int_customer_behavior_optimized (pre-aggregate, then join).
+-- EXERCISE 5.1 STARTING POINT: the model as a colleague wrote it (the seed's original),
+-- unchanged except that "now" is the as_of_date macro instead of current_timestamp().
+-- Exercise 5.1 profiles it and writes int_customer_behavior_optimized.
 select
     c.customer_id,
     c.customer_unique_id,
