@@ -157,6 +157,9 @@ class DbtSession:
             os.chdir(cwd)
             release_duckdb()
         if not result.success:
+            import traceback, sys
+            if result.exception is not None:
+                traceback.print_exception(result.exception, file=sys.__stderr__)
             detail = short_message(str(result.exception or "")) or _last_error_line(buffer.getvalue())
             return DbtOutcome(False, [], f"dbt could not parse the project: {detail}")
         self.manifest = result.result
