@@ -59,7 +59,8 @@ def run_worker(job: dict[str, Any], timeout: float, workdir: Path) -> dict[str, 
     if result_path.exists():
         return json.loads(result_path.read_text(encoding="utf-8"))
     log_text = (workdir / "worker.log").read_text(errors="replace")
-    return {"status": "error", "message": f"grading process died ({describe_death(proc.returncode, log_text)})"}
+    reason = describe_death(proc.returncode, log_text)
+    return {"status": "error", "message": f"grading process died ({reason})"}
 
 
 def hidden_paths(setup: GradingSetup, course_root: Path | None) -> list[str]:
@@ -119,8 +120,8 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
         log(WARNING)
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            reports = list(pool.map(lambda s: grade_one(s, setup, timeout, scratch_root, level=level, hide=hide),
-                                    submissions))
+            reports = list(pool.map(
+                lambda s: grade_one(s, setup, timeout, scratch_root, level=level, hide=hide), submissions))
     finally:
         subprocess.run(["rm", "-rf", str(scratch_root)], check=False)
     for report in reports:

@@ -32,14 +32,16 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-ENV_OVERRIDE = "VB_GRADER_ISOLATION"  # force a weaker level (tests, debugging): uid | bubblewrap | rlimits-only
+# force a weaker level (tests, debugging): uid | bubblewrap | rlimits-only
+ENV_OVERRIDE = "VB_GRADER_ISOLATION"
 LEVELS = ("bubblewrap+uid", "bubblewrap", "uid", "rlimits-only")
 ADDRESS_SPACE = 8 * 1024**3
 FILE_SIZE = 4 * 1024**3
 OPEN_FILES = 1024
 PROCESSES = 256
 UID_BASE = 1_000_000  # worker uid = UID_BASE + pid of the trusted process (unique while it lives)
-WORKER_MODULES = ("__init__.py", "isolation.py", "untrusted.py", "dbt_runner.py", "sandbox.py", "workspace.py")
+WORKER_MODULES = ("__init__.py", "isolation.py", "untrusted.py", "dbt_runner.py", "sandbox.py",
+                  "workspace.py")
 TELEMETRY_OFF = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     "DO_NOT_TRACK": "1",
@@ -87,7 +89,8 @@ def _probe_bwrap(as_root: bool) -> str | None:
     path = shutil.which("bwrap")
     if not path:
         return None
-    probe = [path, *_namespace_flags(as_root), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev", "true"]
+    probe = [path, *_namespace_flags(as_root), "--ro-bind", "/", "/", "--proc", "/proc", "--dev", "/dev",
+             "true"]
     try:
         done = subprocess.run(probe, capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired):
@@ -122,9 +125,8 @@ def _possible(level: str, root: bool, bwrap: bool) -> bool:
 
 def worker_env(home: Path, tmp: Path) -> dict[str, str]:
     """The whole environment of a worker: nothing inherited from the grader."""
-    venv_bin = str(Path(sys.executable).parent)
     return {
-        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": "/usr/bin:/bin",  # dbt runs in-process; nothing is looked up on PATH
         "HOME": str(home),
         "TMPDIR": str(tmp),
         "USER": "grader-worker",
@@ -233,13 +235,13 @@ def hide_paths(hide: list[str], expose: list[str]) -> None:
     for target in sorted(hidden, key=lambda p: len(p.parts)):
         if any(target.is_relative_to(h) and target != h for h in hidden):
             continue
-        _check(libc.mount(b"tmpfs", str(target).encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=0755,size=1m"),
-               f"mount tmpfs on {target}")
+        _check(libc.mount(b"tmpfs", str(target).encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
+                          b"mode=0755,size=1m"), f"mount tmpfs on {target}")
         for path, fd in keep.items():
             if path.is_relative_to(target):
                 path.mkdir(parents=True, exist_ok=True)
-                _check(libc.mount(f"/proc/self/fd/{fd}".encode(), str(path).encode(), None, MS_BIND | MS_REC, None),
-                       f"bind {path}")
+                source = f"/proc/self/fd/{fd}".encode()
+                _check(libc.mount(source, str(path).encode(), None, MS_BIND | MS_REC, None), f"bind {path}")
                 _check(libc.mount(b"none", str(path).encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None),
                        f"read-only {path}")
         _check(libc.mount(b"none", str(target).encode(), None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV,
@@ -257,8 +259,8 @@ def chown_tree(path: Path, uid: int, gid: int) -> None:
 
 
 # ---- why a process died ---------------------------------------------------------------------------
-_MEMORY = re.compile(r"MemoryError|Out of Memory Error|std::bad_alloc|failed to allocate|Cannot allocate memory",
-                     re.IGNORECASE)
+_MEMORY = re.compile(
+    r"MemoryError|Out of Memory Error|std::bad_alloc|failed to allocate|Cannot allocate memory", re.IGNORECASE)
 _SIGNAL_CAUSE = {
     signal.SIGXCPU: "CPU time limit",
     signal.SIGXFSZ: "file size limit",

@@ -53,7 +53,8 @@ def _lit(path: Path | str) -> str:
 
 
 # ---- the reference, exported once per grading run ------------------------------------------------
-def export_reference(warehouse: Path, folder: Path, schemas: tuple[str, ...] = ("main", "grader_ref")) -> None:
+def export_reference(warehouse: Path, folder: Path,
+                     schemas: tuple[str, ...] = ("main", "grader_ref")) -> None:
     """(Preparation, trusted) Every relation of the reference warehouse in ``schemas`` as Parquet."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
@@ -227,6 +228,22 @@ class ReferenceData:
         """Kept for checks written against a reference warehouse (nothing to unlock)."""
 
 
+LIVE_WORKERS: set[subprocess.Popen] = set()
+
+
+def register(proc: subprocess.Popen) -> None:
+    """Remember a live worker (``kill_live_workers`` ends them, e.g. from a signal handler)."""
+    LIVE_WORKERS.add(proc)
+
+
+def kill_live_workers() -> None:
+    """SIGKILL every worker this process started that is still running."""
+    for proc in list(LIVE_WORKERS):
+        if proc.poll() is None:
+            proc.kill()
+        LIVE_WORKERS.discard(proc)
+
+
 class UntrustedWorker:
     """One confined worker process per submission and the folders it may see.
 
@@ -242,7 +259,8 @@ class UntrustedWorker:
         self.own_uid = "uid" in level
         self.uid = isolation.UID_BASE + os.getpid() if self.own_uid else os.getuid()
         self.gid = self.uid if self.own_uid else os.getgid()
-        self.stage, self.box, self.inbox, self.trusted = (folder / n for n in ("stage", "box", "in", "trusted"))
+        self.stage, self.box, self.inbox, self.trusted = (
+            folder / n for n in ("stage", "box", "in", "trusted"))
         self.cpu_seconds = cpu_seconds
         self.hide = hide
         self.proc: subprocess.Popen | None = None
@@ -254,7 +272,8 @@ class UntrustedWorker:
     def start(self) -> None:
         """Lay out the folders and start the confined worker (it answers ``hello`` with its uid)."""
         os.chmod(self.folder, 0o711)
-        for path, mode in ((self.stage, 0o750), (self.inbox, 0o750), (self.trusted, 0o700), (self.box, 0o700)):
+        modes = ((self.stage, 0o750), (self.inbox, 0o750), (self.trusted, 0o700), (self.box, 0o700))
+        for path, mode in modes:
             path.mkdir(exist_ok=True)
             os.chmod(path, mode)
         for sub in ("home", "tmp"):
@@ -263,6 +282,18 @@ class UntrustedWorker:
             for path in (self.stage, self.inbox):
                 os.chown(path, 0, self.gid)
             isolation.chown_tree(self.box, self.uid, self.gid)
+        log = open(self.folder / "worker.log", "wb")  # noqa: SIM115 - closed in close()
+        self._log = log
+        self.proc = subprocess.Popen(
+            self._argv(self._config()), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+            cwd=self.box, env=isolation.worker_env(self.box / "home", self.box / "tmp"), close_fds=True,
+        )
+        register(self.proc)
+        hello = self.request("hello")
+        if self.own_uid and hello.get("uid") != self.uid:
+            raise WorkerDied(f"the worker did not drop to its own uid (runs as {hello.get('uid')})")
+
+    def _config(self) -> dict[str, Any]:
         config: dict[str, Any] = {
             "stage": str(self.stage), "box": str(self.box), "inbox": str(self.inbox), "parent": os.getpid(),
             "limits": isolation.worker_limits(self.cpu_seconds, self.own_uid),
@@ -274,16 +305,20 @@ class UntrustedWorker:
             config["hide"] = self.hide
             config["expose"] = [str(p) for p in isolation.python_paths()] + [
                 str(isolation.package_dir()), str(self.folder)]
-        argv = isolation.launch_command(self.level, config, stage=self.stage, box=self.box, inbox=self.inbox)
-        log = open(self.folder / "worker.log", "wb")  # noqa: SIM115 - closed in close()
-        self._log = log
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, cwd=self.box,
-            env=isolation.worker_env(self.box / "home", self.box / "tmp"), close_fds=True,
-        )
-        hello = self.request("hello")
-        if self.own_uid and hello.get("uid") != self.uid:
-            raise WorkerDied(f"the worker did not drop to its own uid (runs as {hello.get('uid')})")
+        return config
+
+    def _argv(self, config: dict[str, Any]) -> list[str]:
+        return isolation.launch_command(self.level, config, stage=self.stage, box=self.box, inbox=self.inbox)
+
+    def probe(self, paths: list[str]) -> dict[str, Any]:
+        """Start a worker exactly as for grading (after ``start``), but have it report what it can
+        read (``paths``), its uid, environment and limits, then exit: the isolation, tested."""
+        config = {**self._config(), "probe": paths}
+        done = subprocess.run(self._argv(config), capture_output=True, cwd=self.box, check=False, timeout=120,
+                              env=isolation.worker_env(self.box / "home", self.box / "tmp"))
+        if done.returncode != 0:
+            raise WorkerDied(f"probe failed: {done.stderr.decode(errors='replace')[-2000:]}")
+        return json.loads(done.stdout)
 
     def close(self) -> None:
         """Ask the worker to quit; kill it if it does not; wait for it."""
@@ -303,6 +338,7 @@ class UntrustedWorker:
             except OSError:
                 pass
         self._log.close()
+        LIVE_WORKERS.discard(self.proc)
         self.proc = None
 
     def log_text(self) -> str:
@@ -377,7 +413,8 @@ class UntrustedWorker:
         fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
         try:
             info = os.fstat(fd)
-            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or (self.own_uid and info.st_uid != self.uid):
+            foreign = self.own_uid and info.st_uid != self.uid
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1 or foreign:
                 raise WorkerError("the export is not a plain file written by the worker")
             with os.fdopen(os.dup(fd), "rb") as src, open(dest, "wb") as out:
                 shutil.copyfileobj(src, out, 1 << 20)
@@ -466,7 +503,8 @@ class RemoteWorkspace:
         """(schema, name) -> (table type, column names), from the worker's catalog."""
         if self._relations is None:
             rows = self._call("relations")["relations"]
-            self._relations = {(s.lower(), t.lower()): (k, [c.lower() for c in cols]) for s, t, k, cols in rows}
+            self._relations = {(s.lower(), t.lower()): (k, [c.lower() for c in cols])
+                               for s, t, k, cols in rows}
         return self._relations
 
     def relation_type(self, name: str, schema: str = "main") -> str | None:
@@ -495,9 +533,8 @@ class RemoteWorkspace:
         """The trusted connection for this workspace's current state (``reference`` is ignored: the
         reference is always there as ``grader_ref_db``)."""
         if self._con is None:
-            con = trusted_connection(self.worker.trusted / f"tmp-{self.name}",
-                                     [self.worker.trusted, *([self.reference_dir] if self.reference_dir else [])],
-                                     self.reference_dir)
+            readable = [self.worker.trusted, *([self.reference_dir] if self.reference_dir else [])]
+            con = trusted_connection(self.worker.trusted / f"tmp-{self.name}", readable, self.reference_dir)
             self._con = TrustedConnection(con, self)
         return self._con
 

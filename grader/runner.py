@@ -103,9 +103,11 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
             checks = []
             for spec in exercise.checks:
                 if not ex_parsed.success and _needs_project(spec):
-                    message = f"not checked: the project does not parse with your files: {ex_parsed.summary()}"
-                    checks.append({"name": spec.name, "passed": False, "points": 0.0, "max_points": spec.points,
-                                   "public": spec.public, "message": scrub_paths(message, scrub)})
+                    message = ("not checked: the project does not parse with your files: "
+                               f"{ex_parsed.summary()}")
+                    checks.append({"name": spec.name, "passed": False, "points": 0.0,
+                                   "max_points": spec.points, "public": spec.public,
+                                   "message": scrub_paths(message, scrub)})
                     continue
                 started = time.perf_counter()
                 checks.append(run_check(ctx, spec, scrub))

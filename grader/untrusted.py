@@ -180,7 +180,8 @@ class Worker:
 
     def op_glob(self, req: dict) -> dict:
         ws = self.ws(req["ws"])
-        return {"paths": sorted(str(p.relative_to(ws.project_dir)) for p in ws.project_dir.glob(req["pattern"]))}
+        found = ws.project_dir.glob(req["pattern"])
+        return {"paths": sorted(str(p.relative_to(ws.project_dir)) for p in found)}
 
 
 def _outcome(outcome: Any) -> dict:
@@ -188,10 +189,34 @@ def _outcome(outcome: Any) -> dict:
             "nodes": [[n.unique_id, n.name, n.resource_type, n.status, n.message] for n in outcome.nodes]}
 
 
+def probe(paths: list[str]) -> dict[str, Any]:
+    """What this (confined) process can read, who it is, its environment and limits."""
+    import resource
+
+    readable = {}
+    for path in paths:
+        try:
+            if os.path.isdir(path):
+                os.listdir(path)
+            else:
+                with open(path, "rb") as handle:
+                    handle.read(1)
+            readable[path] = True
+        except OSError:
+            readable[path] = False
+    limits = {name: resource.getrlimit(getattr(resource, f"RLIMIT_{name.upper()}"))[0]
+              for name in ("cpu", "as", "fsize", "nofile", "nproc")}
+    return {"readable": readable, "uid": os.getuid(), "gid": os.getgid(), "env": dict(os.environ),
+            "limits": limits}
+
+
 def main(argv: list[str]) -> int:
     """Confine, then serve requests until stdin closes or a ``quit`` request."""
     config = json.loads(argv[0])
     _confine(config)
+    if "probe" in config:
+        print(json.dumps(probe(config["probe"])))
+        return 0
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # anything dbt or DuckDB prints goes to the log, never into the protocol
     sys.stdout = sys.stderr

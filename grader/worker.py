@@ -37,8 +37,8 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="vb-grade-", dir=job.get("scratch_root")) as scratch:
         level = job.get("isolation")
         try:
-            exercises, level = grade_answers(answers, setup, Path(scratch), timeout=float(job.get("timeout", 600)),
-                                             hide=job.get("hide", []), level=level)
+            exercises, level = grade_answers(answers, setup, Path(scratch), level=level,
+                                             timeout=float(job.get("timeout", 600)), hide=job.get("hide", []))
             result = {"status": "ok", "exercises": exercises, "isolation": level}
         except WorkerDied as died:
             result = {"status": "error", "message": str(died), "isolation": level}
