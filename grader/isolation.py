@@ -260,7 +260,8 @@ def chown_tree(path: Path, uid: int, gid: int) -> None:
 
 # ---- why a process died ---------------------------------------------------------------------------
 _MEMORY = re.compile(
-    r"MemoryError|Out of Memory Error|std::bad_alloc|failed to allocate|Cannot allocate memory", re.IGNORECASE)
+    r"MemoryError|Out of Memory Error|std::bad_alloc|failed to allocate|Cannot allocate memory",
+    re.IGNORECASE)
 _SIGNAL_CAUSE = {
     signal.SIGXCPU: "CPU time limit",
     signal.SIGXFSZ: "file size limit",

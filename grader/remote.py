@@ -279,6 +279,10 @@ class UntrustedWorker:
         for sub in ("home", "tmp"):
             (self.box / sub).mkdir(exist_ok=True)
         if self.own_uid:
+            closed = [p for p in self.folder.parents if not os.stat(p).st_mode & 0o001]
+            if closed and "bubblewrap" not in self.level:
+                raise WorkerDied(f"the worker's uid cannot reach its folder ({closed[0]} is closed): "
+                                 "set TMPDIR to a folder like /tmp")
             for path in (self.stage, self.inbox):
                 os.chown(path, 0, self.gid)
             isolation.chown_tree(self.box, self.uid, self.gid)
@@ -302,7 +306,12 @@ class UntrustedWorker:
         if self.own_uid:
             config.update(uid=self.uid, gid=self.gid)
         if self.level == "uid":
-            config["hide"] = self.hide
+            # a closed folder on the way to the interpreter (e.g. /root, 0700) is hidden too: the
+            # needed paths are then bound back read-only inside it
+            needed = [*isolation.python_paths(), isolation.package_dir()]
+            closed = {str(next(a for a in reversed(p.parents) if not os.stat(a).st_mode & 0o001))
+                      for p in needed if any(not os.stat(a).st_mode & 0o001 for a in p.parents)}
+            config["hide"] = sorted({*self.hide, *closed})
             config["expose"] = [str(p) for p in isolation.python_paths()] + [
                 str(isolation.package_dir()), str(self.folder)]
         return config
