@@ -99,6 +99,7 @@ def grade_one(sub: Submission, setup: GradingSetup, timeout: float, scratch_root
         "isolation": result.get("isolation") or level,
         "exercises": exercises,
         "seconds": round(time.monotonic() - started, 2),
+        "worker_cpu_seconds": result.get("worker_cpu_seconds", 0.0),  # untrusted worker (not in report.json)
     }
 
 

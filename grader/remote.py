@@ -265,6 +265,7 @@ class UntrustedWorker:
         self.hide = hide
         self.proc: subprocess.Popen | None = None
         self.dead: str | None = None
+        self.cpu_used = 0.0
         self._names = itertools.count(1)
         self._handed: dict[str, Path] = {}
 
@@ -334,6 +335,11 @@ class UntrustedWorker:
         if self.proc is None:
             return
         if self.proc.poll() is None:
+            if "bubblewrap" in self.level:  # else the grader's rusage of its children has it already
+                try:
+                    self.cpu_used = float(self.request("stats")["cpu_seconds"])
+                except (WorkerDied, WorkerError, ValueError, KeyError):
+                    pass
             try:
                 self.proc.stdin.write(b'{"op": "quit"}\n')
                 self.proc.stdin.flush()

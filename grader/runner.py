@@ -70,7 +70,8 @@ def manual_entries(exercise: Exercise, answers: Answers) -> list[dict[str, Any]]
 
 
 def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeout: float = 600.0,
-                  hide: list[str] | None = None, level: str | None = None) -> tuple[dict[str, Any], str]:
+                  hide: list[str] | None = None, level: str | None = None,
+                  stats: dict[str, float] | None = None) -> tuple[dict[str, Any], str]:
     """Grade every exercise of one submission: (the ``exercises`` part of report.json, isolation level).
 
     Check code runs here (trusted); everything that runs the submission's files runs in one
@@ -120,6 +121,8 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
             }
     finally:
         worker.close()
+        if stats is not None:
+            stats["worker_cpu_seconds"] = worker.cpu_used
     return exercises, level
 
 

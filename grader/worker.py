@@ -36,10 +36,12 @@ def main(argv: list[str]) -> int:
     answers = Answers.from_dict(job["answers"])
     with tempfile.TemporaryDirectory(prefix="vb-grade-", dir=job.get("scratch_root")) as scratch:
         level = job.get("isolation")
+        stats: dict[str, float] = {}
         try:
             exercises, level = grade_answers(answers, setup, Path(scratch), level=level,
-                                             timeout=float(job.get("timeout", 600)), hide=job.get("hide", []))
-            result = {"status": "ok", "exercises": exercises, "isolation": level}
+                                             timeout=float(job.get("timeout", 600)), hide=job.get("hide", []),
+                                             stats=stats)
+            result = {"status": "ok", "exercises": exercises, "isolation": level, **stats}
         except WorkerDied as died:
             result = {"status": "error", "message": str(died), "isolation": level}
         except Exception as error:  # noqa: BLE001 - reported as status error, batch carries on
