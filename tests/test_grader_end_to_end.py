@@ -254,7 +254,7 @@ def test_environment_and_reference_never_reach_outputs(attacked):
     attacks, texts, build = attacked
     messages = " ".join(c["message"] for c in attacks["attack_env_leak"]["exercises"]["5.1"]["checks"])
     assert "leak HOME=" in messages and "CANARY=none" in messages  # the error surfaced, without values
-    for leak in (CANARY, build.REFERENCE_MARKER, str(Path.home()) + "/", "VB_GRADER_CACHE"):
+    for leak in (CANARY, build.REFERENCE_MARKER, str(Path.home()) + "/", "VB_GRADER_CACHE", "scratch_root"):
         assert leak not in texts, leak
 
 
