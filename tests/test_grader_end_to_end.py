@@ -266,3 +266,17 @@ def test_reports_state_the_isolation_level(graded, attacked):
     level = isolation_level()
     everything = [*reports.values(), *attacks.values()]
     assert {r["isolation"] for r in everything if r["status"] != "error"} == {level}
+
+
+def test_without_isolation_one_warning_line(graded, course: Path, cache: Path, tmp_path: Path):
+    from grader.isolation import WARNING
+
+    logged: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VB_GRADER_CACHE", str(cache))
+        mp.setenv("VB_GRADER_ISOLATION", "rlimits-only")  # what a non-root run without bubblewrap gets
+        reports = grade_batch([FIXTURES / "hostile_empty.zip"], tmp_path, jobs=1, seed=SEED, scale=SCALE,
+                              course_root=course, log=logged.append)
+    assert [line for line in logged if "WARNING" in line] == [WARNING]
+    assert reports[0]["isolation"] == "rlimits-only"
+    assert json.loads((tmp_path / "hostile_empty" / "report.json").read_text())["isolation"] == "rlimits-only"
