@@ -152,3 +152,44 @@ def test_isolation_level_and_warning(monkeypatch: pytest.MonkeyPatch):
     assert best in isolation.LEVELS and ("uid" in best) == ROOT
     assert "WARNING" in isolation.WARNING and "\n" not in isolation.WARNING
 
+
+
+def test_trusted_comparison_cannot_be_forged(tmp_path: Path):
+    """Attack class 3 on the layer itself: a round() macro planted in the submission's main and a
+    view on the catalog name the old comparison attached the reference under change nothing,
+    because comparisons run in a fresh DuckDB over exported data."""
+    import duckdb
+
+    from grader.answers import Answers
+    from grader.api import Fail
+    from grader.context import CheckContext
+    from grader.remote import ReferenceData, export_reference
+
+    reference = tmp_path / "reference.duckdb"
+    con = duckdb.connect(str(reference))
+    con.execute("create table m as select range as k, range * 1.5 as v from range(10)")
+    con.close()
+    export_reference(reference, tmp_path / "reference-data")
+    base = tmp_path / "base"
+    (base / "dbt_project").mkdir(parents=True)
+    con = duckdb.connect(str(base / "warehouse.duckdb"))
+    con.execute("create table m as select range as k, range * 2.5 as v from range(10)")  # wrong values
+    con.execute("create macro main.round(x, d) as 0")
+    con.execute("attach ':memory:' as grader_ref_db")
+    con.execute("create table grader_ref_db.main.m as select range as k, range * 1.5 as v from range(10)")
+    con.execute("create view main.m_forged as select * from grader_ref_db.main.m")
+    con.execute("detach grader_ref_db")
+    con.close()
+    worker = _worker(tmp_path, isolation.isolation_level(), [])
+    try:
+        ws = worker.stage_workspace("main", base, {})
+        ws.reference_dir = tmp_path / "reference-data"
+        ctx = CheckContext("5.1", Answers(), workspace=ws, reference=ReferenceData(ws.reference_dir, worker))
+        shadowed = ctx.compare("select * from m", key=["k"])
+        assert not shadowed.ok and "9 row(s) differ" in shadowed.message  # k = 0 agrees
+        with pytest.raises(Fail, match="cannot be read"):
+            ctx.require_same("select * from m_forged", "select * from m", key=["k"])
+        assert ctx.require_same("select k, v * 0.6 as v from m", "select * from m", key=["k"])
+        assert ctx.query("select round(2.4, 0)") == [(2.0,)]  # the grader's round is DuckDB's
+    finally:
+        worker.close()
