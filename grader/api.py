@@ -26,6 +26,10 @@ EXERCISE_IDS: tuple[str, ...] = ("5.1", "5.2", "5.3", "5.4", "5.5", "bonus")
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
 
+class GradingAborted(Exception):
+    """Grading of the whole submission cannot go on (e.g. its worker died): never a check's result."""
+
+
 class Fail(Exception):
     """Raised by a check that did not pass: ``message`` says what is wrong (never the solution)."""
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from grader.answers import Answers
 from grader.api import registry
+from grader.isolation import WARNING, describe_death, isolation_level, package_dir
 from grader.outputs import write_outputs
 from grader.preparation import GradingSetup, prepare
 from grader.runner import manual_entries
@@ -57,15 +58,24 @@ def run_worker(job: dict[str, Any], timeout: float, workdir: Path) -> dict[str, 
             return {"status": "timeout", "message": f"stopped at the time limit of {timeout:g} s"}
     if result_path.exists():
         return json.loads(result_path.read_text(encoding="utf-8"))
-    tail = (workdir / "worker.log").read_text(errors="replace").strip().splitlines()
-    code = proc.returncode
-    reason = "killed (memory limit?)" if code and code < 0 else f"exit {code}"
-    last = (tail or ["no output"])[-1][:200]
-    return {"status": "error", "message": f"grading process died ({reason}): {last}"}
+    log_text = (workdir / "worker.log").read_text(errors="replace")
+    reason = describe_death(proc.returncode, log_text)
+    return {"status": "error", "message": f"grading process died ({reason})"}
 
 
-def grade_one(sub: Submission, setup: GradingSetup, reference: Answers, timeout: float,
-              scratch_root: Path) -> dict[str, Any]:
+def hidden_paths(setup: GradingSetup, course_root: Path | None) -> list[str]:
+    """What a worker at the ``uid`` level must not see: the grader user's home, the grading cache,
+    solutions/ and the exercise modules (bubblewrap shows only what the worker needs anyway)."""
+    from grader.course import repo_root
+
+    paths = [Path.home(), Path(setup.folder).parent, repo_root() / "solutions", package_dir() / "exercises"]
+    if course_root is not None:
+        paths.append(Path(course_root) / "solutions")
+    return sorted({str(p.resolve()) for p in paths if p.exists()})
+
+
+def grade_one(sub: Submission, setup: GradingSetup, timeout: float, scratch_root: Path, *,
+              level: str = "", hide: list[str] | None = None) -> dict[str, Any]:
     """The full report of one submission."""
     answers = sub.answers()
     started = time.monotonic()
@@ -73,8 +83,9 @@ def grade_one(sub: Submission, setup: GradingSetup, reference: Answers, timeout:
         if not sub.notebooks and not sub.project_files:
             result = {"status": "error", "message": "; ".join(answers.problems) or "nothing to grade"}
         else:
-            job = {"setup": json.loads(setup.to_json()), "answers": answers.to_dict(),
-                   "reference": reference.to_dict(), "scratch_root": str(scratch_root)}
+            job = {"setup": json.loads(setup.to_json()), "answers": answers.to_dict(), "timeout": timeout,
+                   "scratch_root": str(scratch_root), "isolation": level or None, "hide": hide or [],
+                   "parent": os.getpid()}
             result = run_worker(job, timeout, Path(tmp))
     exercises = result.get("exercises") or empty_exercises(answers, result.get("message", "not graded"))
     score = sum(e["score"] for e in exercises.values())
@@ -85,8 +96,10 @@ def grade_one(sub: Submission, setup: GradingSetup, reference: Answers, timeout:
         "score": score,
         "max_score": sum(e["max_score"] for e in exercises.values()),
         "problems": answers.problems,
+        "isolation": result.get("isolation") or level,
         "exercises": exercises,
         "seconds": round(time.monotonic() - started, 2),
+        "worker_cpu_seconds": result.get("worker_cpu_seconds", 0.0),  # untrusted worker (not in report.json)
     }
 
 
@@ -97,18 +110,24 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
     submissions = discover(paths)
     if not submissions:
         raise ValueError("no submission found (expected .ipynb files, folders of notebooks or .zip files)")
-    setup, reference = prepare(seed, scale, log=log, root=course_root)
+    setup, _reference = prepare(seed, scale, log=log, root=course_root)
     out.mkdir(parents=True, exist_ok=True)
     scratch_root = Path(tempfile.mkdtemp(prefix="vb-grading-"))
-    log(f"grading {len(submissions)} submission(s) with {jobs} job(s)")
+    os.chmod(scratch_root, 0o711)  # workers (own uids) traverse it to their folder, cannot list it
+    level = isolation_level()
+    hide = hidden_paths(setup, course_root)
+    log(f"grading {len(submissions)} submission(s) with {jobs} job(s); isolation of submitted code: {level}")
+    if level == "rlimits-only":
+        log(WARNING)
     try:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            reports = list(pool.map(lambda s: grade_one(s, setup, reference, timeout, scratch_root),
-                                    submissions))
+            reports = list(pool.map(
+                lambda s: grade_one(s, setup, timeout, scratch_root, level=level, hide=hide), submissions))
     finally:
         subprocess.run(["rm", "-rf", str(scratch_root)], check=False)
     for report in reports:
         log(f"  {report['submission']}: {report['status']} {report['score']:g}/{report['max_score']:g} "
             f"({report['seconds']:.1f} s)")
+    log(f"isolation of submitted code: {level}")
     write_outputs(reports, out)
     return reports

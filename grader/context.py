@@ -14,6 +14,7 @@ from grader.answers import Answers
 from grader.api import Fail, Skip
 from grader.compare import Comparison, compare_loaded, load_sides
 from grader.dbt_runner import DbtOutcome, short_message
+from grader.plan import JoinStats, joins_from_profile, profile_joins
 from grader.workspace import Workspace
 
 _fork_ids = itertools.count(1)
@@ -28,8 +29,8 @@ class CheckContext:
         answers: Answers,
         *,
         mode: str = "grade",
-        workspace: Workspace | None = None,
-        reference: Workspace | None = None,
+        workspace: Any = None,
+        reference: Any = None,
         reference_answers: Answers | None = None,
         arrival_files: list[Path] | None = None,
         base_raw_dir: Path | None = None,
@@ -42,7 +43,7 @@ class CheckContext:
         self.mode = mode
         self.workspace = workspace
         self.reference = reference
-        self.reference_answers = reference_answers or Answers()
+        self._reference_answers = reference_answers
         self.arrival_files = arrival_files or []
         self.base_raw_dir = base_raw_dir
         self.scratch_dir = scratch_dir
@@ -50,6 +51,15 @@ class CheckContext:
         self._manifest = manifest
         self._builds: dict[tuple[str, ...], DbtOutcome] = {}
         self.cache: dict[str, Any] = {}
+
+    @property
+    def reference_answers(self) -> Answers:
+        """The solutions' answers (parsed lazily from solutions/; never sent to the worker)."""
+        if self._reference_answers is None:
+            from grader.course import reference_answers
+
+            self._reference_answers = reference_answers()
+        return self._reference_answers
 
     # ---- answers ----------------------------------------------------------------------------
     def answer_file(self, path: str) -> str | None:
@@ -75,8 +85,9 @@ class CheckContext:
         """True in instructor grading (a workspace exists), False in an intern's self-check."""
         return self.workspace is not None
 
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        """A read-only connection to the submission's warehouse (sandboxed in grading)."""
+    def connection(self) -> Any:
+        """Self-check: a read-only connection to the intern's warehouse. Grading: a trusted
+        in-memory connection where the submission's relations appear as exported data."""
         if self.workspace is not None:
             return self.workspace.connect()
         if self._connect is None:
@@ -85,13 +96,17 @@ class CheckContext:
 
     def query(self, sql: str) -> list[tuple]:
         """Rows of a query on the submission's warehouse; a DuckDB error becomes a failed check."""
+        from grader.remote import WorkerError
+
         try:
             return self.connection().sql(sql).fetchall()
-        except duckdb.Error as error:
+        except (duckdb.Error, WorkerError) as error:
             raise Fail(f"query failed on your warehouse: {short_message(str(error), 200)}") from None
 
     def relation_exists(self, name: str, con: duckdb.DuckDBPyConnection | None = None) -> bool:
         """True if a table or view of this name exists in schema main."""
+        if con is None and hasattr(self.workspace, "relation_type"):
+            return self.workspace.relation_type(name) is not None
         con = con or self.connection()
         rows = con.execute(
             "select count(*) from information_schema.tables where table_schema = 'main' and table_name = ?",
@@ -166,6 +181,8 @@ class CheckContext:
 
     def columns(self, relation: str) -> list[str]:
         """Lower-cased column names of a relation in schema main, in order."""
+        if hasattr(self.workspace, "columns"):
+            return self.workspace.columns(relation)
         rows = self.query("select column_name from information_schema.columns where table_schema = 'main' "
                           f"and table_name = '{relation}' order by ordinal_position")
         return [r[0].lower() for r in rows]
@@ -185,14 +202,19 @@ class CheckContext:
         if not self.relation_exists(model, self.reference.connect()):
             raise Skip(f"the reference answer is not available (solutions/ has no {what})")
 
-    def fork(self, label: str = "fork") -> Workspace:
-        """A private copy of the submission workspace for destructive experiments."""
+    def fork(self, label: str = "fork") -> Any:
+        """A private copy of the submission workspace for destructive experiments (in the worker)."""
         ws = self._need_workspace()
+        if hasattr(ws, "fork"):
+            return ws.fork(label)
         base = self.scratch_dir or ws.root.parent
         return ws.clone(base / f"{label}-{next(_fork_ids)}")
 
-    def discard(self, ws: Workspace) -> None:
+    def discard(self, ws: Any) -> None:
         """Delete a fork (frees disk; optional)."""
+        if hasattr(ws, "discard"):
+            ws.discard()
+            return
         ws.close()
         shutil.rmtree(ws.root, ignore_errors=True)
 
@@ -219,14 +241,53 @@ class CheckContext:
         """Compare a query on the submission (or ``workspace``) with a query on the reference warehouse."""
         if self.reference is None:
             raise Skip("runs only when the instructor grades (it needs the reference answers)")
+        from grader.remote import WorkerError
+
         ws = workspace or self._need_workspace()
         self.reference.close()
         con = ws.connect(reference=self.reference.warehouse)
         try:
             load_sides(con, sql, reference_sql or sql, "warehouse")
-        except duckdb.Error as error:
+        except (duckdb.Error, WorkerError) as error:
             raise Fail(f"{what} cannot be read: {short_message(str(error), 200)}") from None
         return compare_loaded(con, key=key, columns=columns, ignore=ignore, tolerance=tolerance, what=what)
+
+    # ---- submission SQL, plans, reference data handed in (grading: through the worker) --------------
+    def profile_joins(self, sql: str) -> list[JoinStats]:
+        """Join row counts of ``sql`` (EXPLAIN ANALYZE on the submission's warehouse; see grader.plan)."""
+        if self.workspace is not None and hasattr(self.workspace, "profile"):
+            return joins_from_profile(self.workspace.profile(sql))
+        return profile_joins(self.connection(), sql)
+
+    def compiled_sql(self, name: str, folder: str = "**") -> str | None:
+        """The SQL dbt compiled for a node in the grading workspace (None when absent)."""
+        ws = self._need_workspace()
+        if hasattr(ws, "compiled_sql"):
+            return ws.compiled_sql(name, folder)
+        found = sorted(ws.project_dir.glob(f"target/compiled/{folder}/{name}.sql"))
+        return found[0].read_text(encoding="utf-8") if found else None
+
+    def submission_result(self, sql: str, name: str) -> str:
+        """Run the submission's own SQL (an analysis) where submission SQL runs and return a relation
+        to use in ``ctx.query`` (grading: its exported result; self-check: the SQL as a subquery)."""
+        if self.workspace is None or not hasattr(self.workspace, "export_query"):
+            return f"(\n{sql}\n)"
+        from grader.remote import WorkerError
+
+        try:
+            path = self.workspace.export_query(sql)
+        except WorkerError as error:
+            raise Fail(f"{name} does not run on your warehouse: {short_message(str(error), 200)}") from None
+        con = self.workspace.connect()
+        con.add_view("grader_results", name, path)
+        return f'warehouse.grader_results."{name}"'
+
+    def reference_file(self, sql: str) -> Any:
+        """Grader SQL on the reference's data, as a Parquet file the worker may read (for checks that
+        put known-correct or perturbed data into the submission's warehouse)."""
+        if self.reference is None:
+            raise Skip("runs only when the instructor grades")
+        return self.reference.hand_in(sql)
 
     def require_same(self, sql: str, reference_sql: str | None = None, **kwargs: Any) -> str:
         """``compare`` that fails the check (with example rows) on any difference."""

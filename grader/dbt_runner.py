@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
+import traceback
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,6 +159,8 @@ class DbtSession:
             os.chdir(cwd)
             release_duckdb()
         if not result.success:
+            if result.exception is not None:  # to the process's log (a worker's log, never a report)
+                traceback.print_exception(result.exception, file=sys.__stderr__)
             detail = short_message(str(result.exception or "")) or _last_error_line(buffer.getvalue())
             return DbtOutcome(False, [], f"dbt could not parse the project: {detail}")
         self.manifest = result.result

@@ -18,7 +18,7 @@ def _num(value: float) -> str:
 
 def report_json(report: dict[str, Any]) -> dict[str, Any]:
     """The report.json content (stable: no timings)."""
-    keep = ("submission", "status", "message", "score", "max_score", "problems", "exercises")
+    keep = ("submission", "status", "message", "score", "max_score", "problems", "exercises", "isolation")
     return {k: report[k] for k in keep if k in report}
 
 

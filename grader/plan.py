@@ -61,7 +61,12 @@ def _walk(node: dict, out: list[JoinStats]) -> None:
 def profile_joins(con: duckdb.DuckDBPyConnection, sql: str) -> list[JoinStats]:
     """Run ``sql`` under EXPLAIN ANALYZE and return the row counts of every join operator."""
     row = con.sql(f"explain (analyze, format json) {sql}").fetchall()[0]
-    profile = json.loads(row[1])
+    return joins_from_profile(row[1])
+
+
+def joins_from_profile(text: str) -> list[JoinStats]:
+    """The joins of a JSON profile (``EXPLAIN (ANALYZE, FORMAT JSON)`` output, e.g. from the worker)."""
+    profile = json.loads(text)
     joins: list[JoinStats] = []
     roots = profile.get("operator", []) if isinstance(profile, dict) else profile
     for root in roots if isinstance(roots, list) else [roots]:

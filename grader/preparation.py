@@ -22,7 +22,7 @@ from grader.answers import Answers
 from grader.course import fingerprint, reference_answers, repo_root, starting_project
 from grader.workspace import Workspace
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"  # 2: reference relations exported as Parquet (reference-data/)
 ARRIVAL_DAYS = 3
 
 
@@ -113,6 +113,10 @@ def prepare(seed: int, scale: float, *, log: Callable[[str], None] = print, root
     with open(base_dir / f"{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         ready = folder / "READY.json"
+        try:
+            os.chmod(base_dir, 0o700)  # hidden data and reference: not readable by grading workers
+        except OSError:
+            pass
         if ready.exists():
             return GradingSetup.from_dict(json.loads(ready.read_text())), reference
         shutil.rmtree(folder, ignore_errors=True)
@@ -179,6 +183,9 @@ def _build_reference(setup: GradingSetup, reference: Answers, log: Callable[[str
             except Exception as error:  # noqa: BLE001 - one exercise's reference must not stop the run
                 log(f"WARNING: reference setup of {exercise.id} failed: {str(error)[:300]}")
     ws.close()
+    from grader.remote import REFERENCE_DATA, export_reference
+
+    export_reference(ws.warehouse, Path(setup.folder) / REFERENCE_DATA)
 
 
 @dataclass

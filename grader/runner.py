@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.answers import Answers
-from grader.api import Exercise, Fail, Skip, registry
+from grader.api import Exercise, Fail, GradingAborted, Skip, registry
 from grader.context import CheckContext
 from grader.dbt_runner import short_message
-from grader.workspace import Workspace
 
-if TYPE_CHECKING:  # the intern edition has no preparation module (python -m grader release)
+if TYPE_CHECKING:  # the intern edition has no grading modules (python -m grader release)
     from grader.preparation import GradingSetup
 
 try:
@@ -32,6 +31,8 @@ def run_check(ctx: CheckContext, spec: Any, scrub: list[str]) -> dict[str, Any]:
         entry.update(passed=True, points=spec.points, message=str(message or "passed"))
     except Skip as skip:
         entry.update(message=f"not checked: {skip.message}")
+    except GradingAborted:  # the worker is gone: the whole submission stops, not this check
+        raise
     except Fail as fail:
         entry["message"] = fail.message
         if fail.hint or spec.hint:
@@ -68,53 +69,64 @@ def manual_entries(exercise: Exercise, answers: Answers) -> list[dict[str, Any]]
     return items
 
 
-def _workspace_for(answers: Answers, files: dict[str, str], setup: GradingSetup, root: Path) -> Workspace:
-    ws = Workspace(Path(setup.base)).clone(root)
-    ws.write_files(files)
-    return ws
+def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeout: float = 600.0,
+                  hide: list[str] | None = None, level: str | None = None,
+                  stats: dict[str, float] | None = None) -> tuple[dict[str, Any], str]:
+    """Grade every exercise of one submission: (the ``exercises`` part of report.json, isolation level).
 
-
-def grade_answers(answers: Answers, setup: GradingSetup, reference: Answers, scratch: Path) -> dict[str, Any]:
-    """Grade every exercise of one submission; returns the ``exercises`` part of report.json.
-
-    All answer files go into one workspace. If that project does not parse, each exercise is
-    graded in its own workspace with only the files of its notebook, so one broken YAML does not
-    sink the other exercises.
+    Check code runs here (trusted); everything that runs the submission's files runs in one
+    confined worker (grader.remote, grader.untrusted). All answer files go into one workspace. If
+    that project does not parse, each exercise is graded in its own workspace with only the files
+    of its notebook, so one broken YAML does not sink the other exercises. WorkerDied propagates.
     """
-    ws = _workspace_for(answers, answers.files, setup, scratch / "ws")
-    parsed = ws.parse()
-    ref_ws = Workspace(Path(setup.reference))
+    from grader.isolation import isolation_level
+    from grader.remote import REFERENCE_DATA, ReferenceData, UntrustedWorker
+
+    level = level or isolation_level()
+    worker = UntrustedWorker(scratch, level=level, cpu_seconds=timeout, hide=hide or [])
+    reference = ReferenceData(Path(setup.folder) / REFERENCE_DATA, worker)
     scrub = [str(scratch), str(Path(setup.folder))]
     exercises: dict[str, Any] = {}
-    for ex_id, exercise in registry().items():
-        ex_ws, ex_parsed = ws, parsed
-        if not parsed.success and exercise.checks:
-            ex_ws = _workspace_for(answers, answers.files_of(ex_id), setup, scratch / f"ws-{ex_id}")
-            ex_parsed = ex_ws.parse()
-        ctx = CheckContext(
-            ex_id, answers, workspace=ex_ws, reference=ref_ws, reference_answers=reference,
-            arrival_files=[Path(p) for p in setup.arrival_files], base_raw_dir=Path(setup.raw_dir),
-            scratch_dir=scratch,
-        )
-        checks = []
-        for spec in exercise.checks:
-            if not ex_parsed.success and _needs_project(spec):
-                message = f"not checked: the project does not parse with your files: {ex_parsed.summary()}"
-                checks.append({"name": spec.name, "passed": False, "points": 0.0, "max_points": spec.points,
-                               "public": spec.public, "message": scrub_paths(message, scrub)})
-                continue
-            started = time.perf_counter()
-            checks.append(run_check(ctx, spec, scrub))
-            print(f"[timing] {ex_id} {spec.name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
-        ex_ws.close()
-        ref_ws.close()
-        exercises[ex_id] = {
-            "score": sum(c["points"] for c in checks),
-            "max_score": exercise.max_auto_points,
-            "checks": checks,
-            "manual": manual_entries(exercise, answers),
-        }
-    return exercises
+    try:
+        worker.start()
+        ws = worker.stage_workspace("main", Path(setup.base), answers.files)
+        ws.reference_dir = reference.folder
+        parsed = ws.parse()
+        for ex_id, exercise in registry().items():
+            ex_ws, ex_parsed = ws, parsed
+            if not parsed.success and exercise.checks:
+                ex_ws = worker.stage_workspace(f"ex-{ex_id.replace('.', '_')}", Path(setup.base),
+                                               answers.files_of(ex_id))
+                ex_ws.reference_dir = reference.folder
+                ex_parsed = ex_ws.parse()
+            ctx = CheckContext(
+                ex_id, answers, workspace=ex_ws, reference=reference if reference.available() else None,
+                arrival_files=[Path(p) for p in setup.arrival_files], base_raw_dir=Path(setup.raw_dir),
+                scratch_dir=scratch,
+            )
+            checks = []
+            for spec in exercise.checks:
+                if not ex_parsed.success and _needs_project(spec):
+                    message = ("not checked: the project does not parse with your files: "
+                               f"{ex_parsed.summary()}")
+                    checks.append({"name": spec.name, "passed": False, "points": 0.0,
+                                   "max_points": spec.points, "public": spec.public,
+                                   "message": scrub_paths(message, scrub)})
+                    continue
+                started = time.perf_counter()
+                checks.append(run_check(ctx, spec, scrub))
+                print(f"[timing] {ex_id} {spec.name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
+            exercises[ex_id] = {
+                "score": sum(c["points"] for c in checks),
+                "max_score": exercise.max_auto_points,
+                "checks": checks,
+                "manual": manual_entries(exercise, answers),
+            }
+    finally:
+        worker.close()
+        if stats is not None:
+            stats["worker_cpu_seconds"] = worker.cpu_used
+    return exercises, level
 
 
 def _needs_project(spec: Any) -> bool:

@@ -1,7 +1,9 @@
-"""A grading worker process: ``python -m grader.worker <job.json> <result.json>``.
+"""The trusted grading process of one submission: ``python -m grader.worker <job.json> <result.json>``.
 
-One process per submission, so a time limit can kill it (process group) and a memory limit
-(address space + DuckDB memory_limit) contains it; the parent never runs intern SQL.
+One process per submission, so the batch can kill it (process group) at the time limit. It runs
+the grader's own check code and drives one confined untrusted worker (grader.remote,
+grader.untrusted) that runs the submission's files; it never runs intern SQL itself. The job
+carries the run's paths and this submission's answers only (no reference answers).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from grader.answers import Answers
 from grader.dbt_runner import QUIET_ENV
+from grader.isolation import die_with_parent
 from grader.preparation import GradingSetup
 from grader.sandbox import limit_process_memory
 
@@ -23,21 +26,29 @@ def main(argv: list[str]) -> int:
     """Read a job, grade it, write the exercises result as JSON."""
     job_path, result_path = Path(argv[0]), Path(argv[1])
     job = json.loads(job_path.read_text(encoding="utf-8"))
+    die_with_parent(job.get("parent"))
     os.environ.update(QUIET_ENV)
     limit_process_memory()
+    from grader.remote import WorkerDied
     from grader.runner import grade_answers
 
     setup = GradingSetup.from_dict(job["setup"])
     answers = Answers.from_dict(job["answers"])
-    reference = Answers.from_dict(job["reference"])
     with tempfile.TemporaryDirectory(prefix="vb-grade-", dir=job.get("scratch_root")) as scratch:
+        level = job.get("isolation")
+        stats: dict[str, float] = {}
         try:
-            exercises = grade_answers(answers, setup, reference, Path(scratch))
-            result = {"status": "ok", "exercises": exercises}
+            exercises, level = grade_answers(answers, setup, Path(scratch), level=level,
+                                             timeout=float(job.get("timeout", 600)), hide=job.get("hide", []),
+                                             stats=stats)
+            result = {"status": "ok", "exercises": exercises, "isolation": level, **stats}
+        except WorkerDied as died:
+            result = {"status": "error", "message": str(died), "isolation": level}
         except Exception as error:  # noqa: BLE001 - reported as status error, batch carries on
             last = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
             where = f" at {Path(last.filename).name}:{last.lineno}" if last else ""
-            result = {"status": "error", "message": f"{type(error).__name__}: {str(error)[:300]}{where}"}
+            result = {"status": "error", "message": f"{type(error).__name__}: {str(error)[:300]}{where}",
+                      "isolation": level}
     result_path.write_text(json.dumps(result, sort_keys=True, default=str), encoding="utf-8")
     return 0
 

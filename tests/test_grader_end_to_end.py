@@ -182,3 +182,101 @@ def test_selfcheck_prints_public_checks_and_releases_the_lock(graded, cache: Pat
     assert "[FAIL]" not in "\n".join(lines) and sum("[PASS]" in line for line in lines) >= 4
     assert "no self-checks yet" in none_yet[0]
     duckdb.connect(str(warehouse)).close()  # no lock left behind
+
+
+# ---- issue 9, isolation layer on its own: the answers go straight to the confined worker (any
+# intake policy is bypassed on purpose), so these prove what the worker/trusted split contains.
+CANARY = "vb-leak-canary-5d1f"
+
+
+def _fixture_builder():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_fixtures", FIXTURES / "build_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def attacked(graded, course: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from grader.answers import Answers
+    from grader.batch import hidden_paths
+    from grader.outputs import write_outputs
+    from grader.preparation import prepare
+    from grader.runner import grade_answers
+
+    build = _fixture_builder()
+    setup, _ = prepare(SEED, SCALE, root=course, cache=cache, log=lambda _m: None)
+    hide = hidden_paths(setup, course)
+    notebooks = {"5.1": "5_1_optimize_model.ipynb", "5.2": "5_2_incremental_loading.ipynb"}
+
+    def grade(item):
+        name, exercises = item
+        files = {p: t for ex in exercises.values() for p, t in ex.items()}
+        origins = {p: notebooks[ex] for ex, fs in exercises.items() for p in fs}
+        scratch = tmp_path_factory.mktemp(name)
+        result, level = grade_answers(Answers(files=files, origins=origins), setup, scratch, timeout=300,
+                                      hide=hide)
+        return {"submission": name, "status": "ok", "message": "", "problems": [], "seconds": 0,
+                "score": sum(e["score"] for e in result.values()),
+                "max_score": sum(e["max_score"] for e in result.values()), "exercises": result,
+                "isolation": level}
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(build.LEAK_CANARY_ENV, CANARY)  # in the grader's environment, never in the worker's
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            reports = list(pool.map(grade, sorted(build.trust_core_attack_files().items())))
+    out = tmp_path_factory.mktemp("attack-out")
+    write_outputs(reports, out)
+    texts = "\n".join(p.read_text(errors="replace") for p in sorted(out.rglob("*")) if p.is_file())
+    return {r["submission"]: r for r in reports}, texts, build
+
+
+def test_shadowed_round_cannot_forge_a_comparison(graded, attacked):
+    _, reports = graded
+    attacks, _, _ = attacked
+    # same wrong (fan-out) 5.1 model with and without the round() macro planted by a post-hook
+    wrong = failed(reports["wrong_fanout_and_no_dedup"], "5.1")
+    assert failed(attacks["attack_shadow_macros"], "5.1") == wrong
+    assert "matches_reference" in failed(attacks["attack_shadow_macros"], "5.1")
+
+
+def test_shadowed_read_parquet_reads_nothing(attacked):
+    attacks, _, _ = attacked
+    lost = failed(attacks["attack_shadow_macros"], "5.2")
+    assert {"late_events", "equals_full_refresh"} <= lost  # the replay could not load through the macro
+
+
+def test_environment_and_reference_never_reach_outputs(attacked):
+    attacks, texts, build = attacked
+    messages = " ".join(c["message"] for c in attacks["attack_env_leak"]["exercises"]["5.1"]["checks"])
+    assert "leak HOME=" in messages and "CANARY=none" in messages  # the error surfaced, without values
+    for leak in (CANARY, build.REFERENCE_MARKER, str(Path.home()) + "/", "VB_GRADER_CACHE", "scratch_root"):
+        assert leak not in texts, leak
+
+
+def test_reports_state_the_isolation_level(graded, attacked):
+    from grader.isolation import isolation_level
+
+    _, reports = graded
+    attacks, _, _ = attacked
+    level = isolation_level()
+    everything = [*reports.values(), *attacks.values()]
+    assert {r["isolation"] for r in everything if r["status"] != "error"} == {level}
+
+
+def test_without_isolation_one_warning_line(graded, course: Path, cache: Path, tmp_path: Path):
+    from grader.isolation import WARNING
+
+    logged: list[str] = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("VB_GRADER_CACHE", str(cache))
+        mp.setenv("VB_GRADER_ISOLATION", "rlimits-only")  # what a non-root run without bubblewrap gets
+        reports = grade_batch([FIXTURES / "hostile_empty.zip"], tmp_path, jobs=1, seed=SEED, scale=SCALE,
+                              course_root=course, log=logged.append)
+    assert [line for line in logged if "WARNING" in line] == [WARNING]
+    assert reports[0]["isolation"] == "rlimits-only"
+    assert json.loads((tmp_path / "hostile_empty" / "report.json").read_text())["isolation"] == "rlimits-only"

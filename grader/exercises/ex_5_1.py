@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from grader.api import Fail, Skip, exercise
 from grader.context import CheckContext
-from grader.plan import profile_joins
 
 MODEL = "int_customer_behavior_optimized"
 ORIGINAL = "int_customer_behavior"
@@ -83,11 +82,10 @@ def matches_reference(ctx: CheckContext) -> str:
 def no_fanout_join(ctx: CheckContext) -> str:
     """DuckDB's profiler: no join in the model's plan outputs more rows than its inputs together."""
     _require_model(ctx)
-    compiled = sorted(ctx.workspace.project_dir.glob(f"target/compiled/**/{MODEL}.sql"))
-    if not compiled:
+    sql = ctx.compiled_sql(MODEL)
+    if not sql:
         raise Skip("dbt did not leave the compiled SQL of the model")
-    sql = compiled[0].read_text(encoding="utf-8")
-    joins = profile_joins(ctx.workspace.connect(), sql)
+    joins = ctx.profile_joins(sql)
     bad = [j for j in joins if j.fans_out]
     if bad:
         worst = max(bad, key=lambda j: j.output_rows)
@@ -140,14 +138,11 @@ def singular_test_present(ctx: CheckContext) -> str:
 
 
 def _swap_and_test(ctx: CheckContext, select_sql: str, names: list[str]) -> dict[str, bool]:
-    """Replace the built model by ``select_sql`` (trusted SQL) and run the singular tests: name -> passed."""
+    """Replace the built model by the rows of ``select_sql`` (grader SQL on the reference's data,
+    handed to the worker as a file) and run the singular tests: name -> passed."""
     ws = ctx.workspace
-    ctx.reference.close()
-    ws.execute_trusted(
-        f"attach '{ctx.reference.warehouse}' as grader_ref (read_only);"
-        f"create or replace table main.{MODEL} as {select_sql};"
-        "detach grader_ref;"
-    )
+    data = str(ctx.reference_file(select_sql)).replace("'", "''")
+    ws.execute_trusted(f"create or replace table main.{MODEL} as select * from read_parquet('{data}')")
     outcome = ws.dbt("test", "--select", *names)
     results = {n.name: n.ok for n in outcome.nodes}
     return {name: results.get(name, False) for name in names}
@@ -155,16 +150,16 @@ def _swap_and_test(ctx: CheckContext, select_sql: str, names: list[str]) -> dict
 
 PERTURBATIONS = {
     "a customer with orders is missing": (
-        "select * from grader_ref.main.{m} where customer_id <> "
-        "(select min(customer_id) from grader_ref.main.{m} where order_count > 0)"
+        "select * from main.{m} where customer_id <> "
+        "(select min(customer_id) from main.{m} where order_count > 0)"
     ),
     "order_count is NULL for one customer with orders": (
-        "select * replace (case when customer_id = (select max(customer_id) from grader_ref.main.{m} "
-        "where order_count > 0) then null else order_count end as order_count) from grader_ref.main.{m}"
+        "select * replace (case when customer_id = (select max(customer_id) from main.{m} "
+        "where order_count > 0) then null else order_count end as order_count) from main.{m}"
     ),
     "cart_add_count is off by one for one customer": (
         "select * replace (cart_add_count + case when customer_id = (select max(customer_id) "
-        "from grader_ref.main.{m}) then 1 else 0 end as cart_add_count) from grader_ref.main.{m}"
+        "from main.{m}) then 1 else 0 end as cart_add_count) from main.{m}"
     ),
 }
 
@@ -178,14 +173,12 @@ def singular_test_catches_errors(ctx: CheckContext) -> str:
         raise Fail(f"no singular test refers to {MODEL}")
     _require_model(ctx)
     _require_reference(ctx)
-    con = ctx.workspace.connect()
-    kind = con.execute("select table_type from information_schema.tables where table_schema = 'main' "
-                       "and table_name = ?", [MODEL]).fetchall()[0][0]
+    kind = ctx.workspace.relation_type(MODEL)
     saved = "grader_saved_optimized"
     keyword = "view" if "VIEW" in str(kind).upper() else "table"
     ctx.workspace.execute_trusted(f"alter {keyword} main.{MODEL} rename to {saved}")
     try:
-        on_correct = _swap_and_test(ctx, f"select * from grader_ref.main.{MODEL}", tests)
+        on_correct = _swap_and_test(ctx, f"select * from main.{MODEL}", tests)
         if not any(on_correct.values()):
             raise Fail("your singular test fails on a correct model: compare with the right expectation "
                        "(the original's total_spend is inflated, so it is not a reference for that column)")

@@ -196,7 +196,10 @@ def undocumented_column_test_fails_on_gap(ctx: CheckContext) -> str:
 
 def _compiled(ctx: CheckContext, name: str) -> str:
     if ctx.is_grading:
-        base = ctx.workspace.project_dir
+        sql = ctx.compiled_sql(name, "vyaparbazaar/analyses")
+        if sql is None:
+            raise Fail(f"analysis {name} is not compiled: run `%dbt compile -s {name}`")
+        return sql.strip().rstrip(";")
     else:  # self-check: the intern's own project, resolved like the notebooks do (VB_REPO_ROOT)
         from notebook_helpers.paths import dbt_project_dir
 
@@ -225,7 +228,7 @@ def analyses_compile_and_run(ctx: CheckContext) -> str:
         ctx.require_build(*ANALYSES, command="compile")
     counts = []
     for name in ANALYSES:
-        rows = ctx.query(f"select count(*) from (\n{_compiled(ctx, name)}\n)")[0][0]
+        rows = ctx.query(f"select count(*) from {ctx.submission_result(_compiled(ctx, name), name)}")[0][0]
         counts.append(f"{name} {rows} rows")
     return "compile and run: " + ", ".join(counts)
 
@@ -241,7 +244,7 @@ def customer_lists_match_definitions(ctx: CheckContext) -> str:
     for name, rule in CUSTOMER_LISTS.items():
         sql = _compiled(ctx, name)
         extra, missed = ctx.query(
-            f"with got as (select distinct customer_id from (\n{sql}\n)), "
+            f"with got as (select distinct customer_id from {ctx.submission_result(sql, name)}), "
             f"want as (select customer_id from {MART} where {rule}) "
             "select (select count(*) from got where customer_id not in (select customer_id from want)), "
             "(select count(*) from want where customer_id not in (select customer_id from got))"

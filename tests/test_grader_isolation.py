@@ -1,0 +1,195 @@
+"""The untrusted worker's confinement, tried from inside real worker processes (no dbt needed).
+
+Each available isolation level starts a real worker exactly as grading does and asks it what it
+can read: the grader cache, the reference, solutions/, another submission's folder and the
+trusted folder must all be unreadable; it runs with its own uid (when the grader is root), a
+minimal environment and rlimits; it dies with its parent; a worker's death is named by its cause.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import isolation
+from grader.remote import UntrustedWorker
+
+ROOT = os.geteuid() == 0
+LEVELS = [
+    pytest.param("bubblewrap+uid", marks=pytest.mark.skipif(
+        not (ROOT and isolation.bwrap_path()),
+        reason="needs root and bubblewrap (apt-get install -y bubblewrap)")),
+    pytest.param("uid", marks=pytest.mark.skipif(not ROOT, reason="the uid level needs a root grader (CI)")),
+    pytest.param("bubblewrap", marks=pytest.mark.skipif(
+        ROOT or not isolation.bwrap_path(), reason="non-root bubblewrap level: needs bubblewrap, not root")),
+]
+
+
+@pytest.fixture()
+def tmp_path() -> Path:
+    """A folder in the system temp dir (pytest's own is 0700: no other uid could reach a worker in it)."""
+    path = Path(tempfile.mkdtemp(prefix="vb-isolation-test-"))
+    os.chmod(path, 0o711)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture()
+def secrets(tmp_path: Path) -> dict[str, Path]:
+    """Stand-ins for what a worker must not read, with the permissions grading gives them."""
+    cache = tmp_path / "cache"
+    (cache / "key" / "reference").mkdir(parents=True)
+    (cache / "key" / "reference" / "answer.sql").write_text("select 'reference'")
+    os.chmod(cache, 0o700)
+    solutions = tmp_path / "course" / "solutions"
+    solutions.mkdir(parents=True)
+    (solutions / "5_1.ipynb").write_text("{}")  # world-readable, like a checkout
+    other = tmp_path / "grading" / "other-submission"
+    other.mkdir(parents=True)
+    (other / "job.json").write_text('{"answers": "someone else"}')
+    os.chmod(other, 0o700)
+    return {"cache": cache / "key" / "reference" / "answer.sql", "solutions": solutions / "5_1.ipynb",
+            "other": other / "job.json"}
+
+
+def _worker(tmp_path: Path, level: str, hide: list[str]) -> UntrustedWorker:
+    folder = tmp_path / "grading" / "sub"
+    folder.mkdir(parents=True)
+    os.chmod(tmp_path / "grading", 0o711)
+    worker = UntrustedWorker(folder, level=level, cpu_seconds=77, hide=hide)
+    worker.start()
+    return worker
+
+
+@pytest.mark.parametrize("level", LEVELS)
+def test_worker_reads_only_its_own_folders(tmp_path: Path, secrets: dict[str, Path], level: str,
+                                           monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("VB_GRADER_SECRET_CANARY", "canary")
+    hide = [str(secrets["solutions"].parent), str(secrets["cache"].parents[2])]
+    worker = _worker(tmp_path, level, hide)
+    try:
+        (worker.trusted / "export.parquet").write_text("trusted copy")
+        seen = worker.probe([*map(str, secrets.values()), str(worker.trusted / "export.parquet"),
+                             str(worker.stage), str(worker.box / "home"), str(Path(sys.base_prefix) / "lib")])
+    finally:
+        worker.close()
+    readable = seen["readable"]
+    for name, path in secrets.items():
+        assert readable[str(path)] is False, name
+    assert readable[str(worker.trusted / "export.parquet")] is False
+    assert readable[str(worker.stage)] and readable[str(worker.box / "home")]
+    assert readable[str(Path(sys.base_prefix) / "lib")]  # the interpreter's own files
+    assert seen["uid"] not in (0, os.getuid()) and seen["gid"] != 0
+    assert "VB_GRADER_SECRET_CANARY" not in seen["env"] and seen["env"]["HOME"].startswith(str(worker.box))
+    assert set(seen["env"]) <= {*isolation.worker_env(Path("h"), Path("t")), "PWD"}
+    assert seen["limits"]["cpu"] == 77 and seen["limits"]["as"] == isolation.ADDRESS_SPACE
+    assert seen["limits"]["nofile"] == isolation.OPEN_FILES and seen["limits"]["nproc"] == isolation.PROCESSES
+
+
+def test_worker_dies_with_its_parent(tmp_path: Path):
+    """SIGKILL of the trusted process takes the worker with it (PR_SET_PDEATHSIG / --die-with-parent)."""
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from grader.isolation import isolation_level
+        from grader.remote import UntrustedWorker
+        w = UntrustedWorker(Path({str(tmp_path)!r}), level=isolation_level(), cpu_seconds=60, hide=[])
+        w.start()
+        print(w.proc.pid, flush=True)
+        time.sleep(120)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        if not _alive(child):
+            break
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+LIMIT = "import resource; resource.setrlimit(resource.RLIMIT_{}, ({}, {}))\n"
+
+
+@pytest.mark.parametrize(("code", "expected"), [
+    (LIMIT.format("CPU", 1, 5) + "while True: pass", "CPU time limit (SIGXCPU)"),
+    (LIMIT.format("AS", 300 * 2**20, 300 * 2**20) + "x = bytearray(2**30)", "memory limit (exit code 1)"),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", "killed by SIGTERM"),
+    ("import os, signal; os.kill(os.getpid(), signal.SIGKILL)", "killed by SIGKILL"),
+    ("print('Out of Memory Error: failed to allocate block of 262144 bytes')\nraise SystemExit(3)",
+     "memory limit (exit code 3)"),
+    ("print('Binder Error: no such column')\nraise SystemExit(4)", "exit code 4"),
+])
+def test_death_is_named_by_its_cause(code: str, expected: str):
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          check=False)
+    assert isolation.describe_death(done.returncode, done.stdout + done.stderr) == expected
+
+
+def test_isolation_level_and_warning(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(isolation.ENV_OVERRIDE, "rlimits-only")
+    assert isolation.isolation_level() == "rlimits-only"
+    monkeypatch.setenv(isolation.ENV_OVERRIDE, "no-such-level")
+    best = isolation.isolation_level()
+    assert best in isolation.LEVELS and ("uid" in best) == ROOT
+    assert "WARNING" in isolation.WARNING and "\n" not in isolation.WARNING
+
+
+
+def test_trusted_comparison_cannot_be_forged(tmp_path: Path):
+    """Attack class 3 on the layer itself: a round() macro planted in the submission's main and a
+    view on the catalog name the old comparison attached the reference under change nothing,
+    because comparisons run in a fresh DuckDB over exported data."""
+    import duckdb
+
+    from grader.answers import Answers
+    from grader.api import Fail
+    from grader.context import CheckContext
+    from grader.remote import ReferenceData, export_reference
+
+    reference = tmp_path / "reference.duckdb"
+    con = duckdb.connect(str(reference))
+    con.execute("create table m as select range as k, range * 1.5 as v from range(10)")
+    con.close()
+    export_reference(reference, tmp_path / "reference-data")
+    base = tmp_path / "base"
+    (base / "dbt_project").mkdir(parents=True)
+    con = duckdb.connect(str(base / "warehouse.duckdb"))
+    con.execute("create table m as select range as k, range * 2.5 as v from range(10)")  # wrong values
+    con.execute("create macro main.round(x, d) as 0")
+    con.execute("attach ':memory:' as grader_ref_db")
+    con.execute("create table grader_ref_db.main.m as select range as k, range * 1.5 as v from range(10)")
+    con.execute("create view main.m_forged as select * from grader_ref_db.main.m")
+    con.execute("detach grader_ref_db")
+    con.close()
+    worker = _worker(tmp_path, isolation.isolation_level(), [])
+    try:
+        ws = worker.stage_workspace("main", base, {})
+        ws.reference_dir = tmp_path / "reference-data"
+        ctx = CheckContext("5.1", Answers(), workspace=ws, reference=ReferenceData(ws.reference_dir, worker))
+        shadowed = ctx.compare("select * from m", key=["k"])
+        assert not shadowed.ok and "9 row(s) differ" in shadowed.message  # k = 0 agrees
+        with pytest.raises(Fail, match="cannot be read"):
+            ctx.require_same("select * from m_forged", "select * from m", key=["k"])
+        assert ctx.require_same("select k, v * 0.6 as v from m", "select * from m", key=["k"])
+        assert ctx.query("select round(2.4, 0)") == [(2.0,)]  # the grader's round is DuckDB's
+    finally:
+        worker.close()
