@@ -84,7 +84,8 @@ def grade_one(sub: Submission, setup: GradingSetup, reference: Answers, timeout:
         "message": result.get("message", ""),
         "score": score,
         "max_score": sum(e["max_score"] for e in exercises.values()),
-        "problems": answers.problems,
+        "problems": answers.problems + [p for p in result.get("problems", [])
+                                        if p.startswith("refused ") and p not in answers.problems],
         "exercises": exercises,
         "seconds": round(time.monotonic() - started, 2),
     }

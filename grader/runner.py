@@ -12,6 +12,7 @@ from grader.answers import Answers
 from grader.api import Exercise, Fail, Skip, registry
 from grader.context import CheckContext
 from grader.dbt_runner import short_message
+from grader.intake import screened_parse, write_answer_files
 from grader.preparation import GradingSetup
 from grader.workspace import Workspace
 
@@ -68,7 +69,7 @@ def manual_entries(exercise: Exercise, answers: Answers) -> list[dict[str, Any]]
 
 def _workspace_for(answers: Answers, files: dict[str, str], setup: GradingSetup, root: Path) -> Workspace:
     ws = Workspace(Path(setup.base)).clone(root)
-    ws.write_files(files)
+    write_answer_files(ws, files, answers)  # intake: a path the file system rejects costs that answer only
     return ws
 
 
@@ -80,7 +81,7 @@ def grade_answers(answers: Answers, setup: GradingSetup, reference: Answers, scr
     sink the other exercises.
     """
     ws = _workspace_for(answers, answers.files, setup, scratch / "ws")
-    parsed = ws.parse()
+    parsed = screened_parse(ws, answers)  # intake: manifest re-check (hooks, language, macro names)
     ref_ws = Workspace(Path(setup.reference))
     scrub = [str(scratch), str(Path(setup.folder))]
     exercises: dict[str, Any] = {}
@@ -88,7 +89,7 @@ def grade_answers(answers: Answers, setup: GradingSetup, reference: Answers, scr
         ex_ws, ex_parsed = ws, parsed
         if not parsed.success and exercise.checks:
             ex_ws = _workspace_for(answers, answers.files_of(ex_id), setup, scratch / f"ws-{ex_id}")
-            ex_parsed = ex_ws.parse()
+            ex_parsed = screened_parse(ex_ws, answers)
         ctx = CheckContext(
             ex_id, answers, workspace=ex_ws, reference=ref_ws, reference_answers=reference,
             arrival_files=[Path(p) for p in setup.arrival_files], base_raw_dir=Path(setup.raw_dir),

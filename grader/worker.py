@@ -33,7 +33,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="vb-grade-", dir=job.get("scratch_root")) as scratch:
         try:
             exercises = grade_answers(answers, setup, reference, Path(scratch))
-            result = {"status": "ok", "exercises": exercises}
+            result = {"status": "ok", "exercises": exercises, "problems": answers.problems}
         except Exception as error:  # noqa: BLE001 - reported as status error, batch carries on
             last = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
             where = f" at {Path(last.filename).name}:{last.lineno}" if last else ""
