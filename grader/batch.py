@@ -22,6 +22,7 @@ from grader.answers import Answers
 from grader.api import registry
 from grader.outputs import write_outputs
 from grader.preparation import GradingSetup, prepare
+from grader.public import Redactor
 from grader.runner import manual_entries
 from grader.submissions import Submission, discover
 
@@ -111,5 +112,5 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
     for report in reports:
         log(f"  {report['submission']}: {report['status']} {report['score']:g}/{report['max_score']:g} "
             f"({report['seconds']:.1f} s)")
-    write_outputs(reports, out)
+    write_outputs(reports, out, Redactor.for_run(roots=[scratch_root, setup.folder], reference=reference))
     return reports
