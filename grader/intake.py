@@ -28,7 +28,8 @@ from typing import Any
 
 import yaml
 
-from grader.answers import Answers
+from grader.answers import NAME_MAX_BYTES, PATH_MAX_BYTES, Answers
+from grader.dbt_runner import forbid_python_jobs  # noqa: F401  (re-exported: the worker's guard)
 
 ALLOWABLE = ("hooks", "materialization", "python", "sql_execution", "create_macro")
 MODEL_MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral")
@@ -265,32 +266,20 @@ def manifest_refusals(manifest: dict, submitted: Iterable[str]) -> dict[str, str
     return refusals
 
 
-def forbid_python_jobs() -> None:
-    """Make dbt refuse every Python job in this process (a grading worker never needs one)."""
-    def refused(*_args: Any, **_kwargs: Any) -> Any:
-        from dbt_common.exceptions import DbtRuntimeError
-
-        raise DbtRuntimeError("Python models and python statements are not accepted by the grader")
-
-    from dbt.context.providers import ProviderContext
-
-    ProviderContext.submit_python_job = refused  # type: ignore[method-assign]
-    try:
-        from dbt.adapters.duckdb.environments import Environment
-        from dbt.adapters.duckdb.impl import DuckDBAdapter
-
-        DuckDBAdapter.submit_python_job = refused  # type: ignore[method-assign]
-        Environment.run_python_job = staticmethod(refused)  # type: ignore[method-assign]
-    except ImportError:  # pragma: no cover - dbt-duckdb is part of the pinned set
-        pass
+def _replacement(path: str, base_project: Path | None) -> str:
+    """What a refused file becomes in a workspace: the course's own version, or nothing dbt runs."""
+    if base_project is not None and (base_project / path).is_file():
+        return (base_project / path).read_text(encoding="utf-8")
+    top = path.split("/", 1)[0]
+    runnable = top in ("models", "analyses") or (top == "tests" and not path.startswith("tests/generic/"))
+    return "{{ config(enabled=false) }}\n" if path.endswith(".sql") and runnable else ""
 
 
-def screened_parse(ws: Any, answers: Answers, *, rounds: int = 3) -> Any:
-    """``ws.parse()``, then the manifest re-check: refused files are deleted and the project parsed again.
-
-    Call it wherever the worker parses a submission workspace (grader/runner.py).
+def screened_parse(ws: Any, answers: Answers, base_project: Path | None = None, *, rounds: int = 3) -> Any:
+    """``ws.parse()``, then the manifest re-check: refused files are replaced (by the course's version
+    or by nothing dbt runs) and the project parsed again. Uses only ``parse``, ``manifest`` and
+    ``write_files`` of the workspace; call it wherever a submission workspace is parsed (runner.py).
     """
-    forbid_python_jobs()
     parsed = ws.parse()
     for _ in range(rounds):
         if not parsed.success:
@@ -300,12 +289,32 @@ def screened_parse(ws: Any, answers: Answers, *, rounds: int = 3) -> Any:
             return parsed
         for path, reason in sorted(bad.items()):
             refuse(answers, path, reason)
-            target = Path(ws.project_dir) / path
-            if target.is_file():
-                target.unlink()
-        ws.write_files({})  # drops the parsed session: the next parse sees the files as they are now
+        ws.write_files({path: _replacement(path, base_project) for path in bad})
         parsed = ws.parse()
     return parsed
+
+
+def screen_paths(answers: Answers, base_project: Path) -> Answers:
+    """Refuse answer paths the workspace's file system cannot hold (before anything is written):
+    a name over 255 bytes, a folder that is a file of the course project or another answer, a file
+    that is a folder of the course project. Each costs that answer only."""
+    for path in sorted(answers.files):
+        parts = path.split("/")
+        reason = ""
+        if len(path.encode("utf-8")) > PATH_MAX_BYTES or any(len(p.encode("utf-8")) > NAME_MAX_BYTES
+                                                             for p in parts):
+            reason = "file name too long"
+        else:
+            for i in range(1, len(parts)):
+                prefix = "/".join(parts[:i])
+                if prefix in answers.files or (base_project / prefix).is_file():
+                    reason = f"{prefix} is a file, not a folder"
+                    break
+            if not reason and (base_project / path).is_dir():
+                reason = "the course project has a folder of this name"
+        if reason:
+            refuse(answers, path, f"the file system cannot hold this path ({reason}); answer ignored")
+    return answers
 
 
 def write_answer_files(ws: Any, files: dict[str, str], answers: Answers) -> None:

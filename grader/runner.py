@@ -12,7 +12,7 @@ from grader.answers import Answers
 from grader.api import Exercise, Fail, Skip, registry
 from grader.context import CheckContext
 from grader.dbt_runner import short_message
-from grader.intake import screened_parse, write_answer_files
+from grader.intake import screen_paths, screened_parse, write_answer_files
 from grader.preparation import GradingSetup
 from grader.workspace import Workspace
 
@@ -80,8 +80,10 @@ def grade_answers(answers: Answers, setup: GradingSetup, reference: Answers, scr
     graded in its own workspace with only the files of its notebook, so one broken YAML does not
     sink the other exercises.
     """
+    base_project = Path(setup.base) / "dbt_project"
+    screen_paths(answers, base_project)  # intake: paths the file system cannot hold cost that answer only
     ws = _workspace_for(answers, answers.files, setup, scratch / "ws")
-    parsed = screened_parse(ws, answers)  # intake: manifest re-check (hooks, language, macro names)
+    parsed = screened_parse(ws, answers, base_project)  # intake: manifest re-check (hooks, language, names)
     ref_ws = Workspace(Path(setup.reference))
     scrub = [str(scratch), str(Path(setup.folder))]
     exercises: dict[str, Any] = {}
@@ -89,7 +91,7 @@ def grade_answers(answers: Answers, setup: GradingSetup, reference: Answers, scr
         ex_ws, ex_parsed = ws, parsed
         if not parsed.success and exercise.checks:
             ex_ws = _workspace_for(answers, answers.files_of(ex_id), setup, scratch / f"ws-{ex_id}")
-            ex_parsed = screened_parse(ex_ws, answers)
+            ex_parsed = screened_parse(ex_ws, answers, base_project)
         ctx = CheckContext(
             ex_id, answers, workspace=ex_ws, reference=ref_ws, reference_answers=reference,
             arrival_files=[Path(p) for p in setup.arrival_files], base_raw_dir=Path(setup.raw_dir),

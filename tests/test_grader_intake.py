@@ -161,12 +161,17 @@ def test_a_path_the_file_system_rejects_costs_only_that_answer(tmp_path: Path):
     answers = answers_from_notebooks([("5_1_x.ipynb", raw.encode())])
     assert list(answers.files) == [M51] and "too long" in answers.problems[0]
     assert len(answers.problems[0]) < 200
-    # the worker's own line of defence: paths that only fail when written
-    ws = Workspace.create(tmp_path / "ws", {"dbt_project.yml": b"name: p\n", "models/a.sql": b"select 1\n"})
-    answers = Answers(files={long_name: "select 1", "models/a.sql/b.sql": "select 1", M51: "select 2"})
+    # the worker's lines of defence: paths that only fail against the course project, or when written
+    ws = Workspace.create(tmp_path / "ws", {"dbt_project.yml": b"name: p\n", "models/a.sql": b"select 1\n",
+                                            "models/dir.sql/keep.sql": b"select 1\n"})
+    files = {long_name: "select 1", "models/a.sql/b.sql": "select 1", "models/dir.sql": "x", M51: "select 2"}
+    answers = intake.screen_paths(Answers(files=dict(files)), ws.project_dir)
+    assert list(answers.files) == [M51] and set(answers.refused) == set(files) - {M51}
+    assert "models/a.sql is a file" in answers.refused["models/a.sql/b.sql"]
+    answers = Answers(files=dict(files))
     intake.write_answer_files(ws, dict(answers.files), answers)
     assert (ws.project_dir / M51).read_text() == "select 2"
-    assert set(answers.refused) == {long_name, "models/a.sql/b.sql"}
+    assert set(answers.refused) == set(files) - {M51}
     assert not any(str(tmp_path) in p for p in answers.problems)
     assert any("file name too long" in p for p in answers.problems)
 
@@ -216,6 +221,7 @@ def test_with_text_intake_bypassed_no_python_runs(tmp_path: Path, monkeypatch):
     from dbt.adapters.duckdb.impl import DuckDBAdapter
     from dbt.context.providers import ProviderContext
 
+    from grader import dbt_runner
     from grader.workspace import Workspace
 
     for owner, attr in ((ProviderContext, "submit_python_job"), (DuckDBAdapter, "submit_python_job"),
@@ -232,9 +238,10 @@ def test_with_text_intake_bypassed_no_python_runs(tmp_path: Path, monkeypatch):
     project = {"dbt_project.yml": b"name: vyaparbazaar\nprofile: vyaparbazaar\nversion: '1.0'\n"}
     ws = Workspace.create(tmp_path / "ws", project)
     ws.write_files(files)
-    # control: without the second line, both attacks run Python in this process
-    ws.dbt("run", "--select", "wrong")
-    ws.dbt("run", "--select", "stack")
+    with monkeypatch.context() as unguarded:  # control: without the second line, both attacks run Python
+        unguarded.setattr(dbt_runner, "forbid_python_jobs", lambda: None)
+        ws.dbt("run", "--select", "wrong")
+        ws.dbt("run", "--select", "stack")
     assert [m.exists() for m in markers] == [True, True]
     for marker in markers:
         marker.unlink()
@@ -243,7 +250,7 @@ def test_with_text_intake_bypassed_no_python_runs(tmp_path: Path, monkeypatch):
     parsed = intake.screened_parse(ws, answers)
     assert parsed.success, parsed.summary()
     assert set(answers.refused) == {"macros/evil.sql"} and "reserved" in answers.refused["macros/evil.sql"]
-    assert not (ws.project_dir / "macros/evil.sql").exists()
+    assert (ws.project_dir / "macros/evil.sql").read_text() == ""
     assert ws.dbt("run", "--select", "wrong").success
     stack = ws.dbt("run", "--select", "stack")
     assert not stack.success and "not accepted by the grader" in stack.summary()
