@@ -49,6 +49,8 @@ REFUSED = [
     (M51, "select 1); create -- c\n temporary function f(x) as x; select (1", "creates a DuckDB macro"),
     (M51, "select 1); {{ 'cre' ~ 'ate' }} {{ 'mac' ~ 'ro' }} f(x) as x; select (1", "creates a DuckDB macro"),
     (M51, "select 1); cre{# c #}ate macro f(x) as x; select (1", "creates a DuckDB macro"),
+    (YML, "version: 2\nmodels:\n  - name: m\n    data_tests:\n      - expression_is_true:\n"
+          "          expression: \"1); create or replace macro f(x) as 1; select (1\"\n", "creates a DuckDB"),
     # hooks, in Jinja config and in YAML (also +keys, YAML escapes and unparsable YAML)
     (M51, "{{ config(post_hook='select 1') }}select 1", "hook"),
     (M51, "{{ config(**{'pre-hook': 'select 1'}) }}select 1", "hook"),
@@ -161,6 +163,9 @@ def test_a_path_the_file_system_rejects_costs_only_that_answer(tmp_path: Path):
     answers = answers_from_notebooks([("5_1_x.ipynb", raw.encode())])
     assert list(answers.files) == [M51] and "too long" in answers.problems[0]
     assert len(answers.problems[0]) < 200
+    source = "%%writefile ../dbt_project/models/a\x00.sql\nselect 1\n"
+    nul = json.dumps({"cells": [{**cell, "source": source}]})
+    assert "not a valid file path" in answers_from_notebooks([("n.ipynb", nul.encode())]).problems[0]
     # the worker's lines of defence: paths that only fail against the course project, or when written
     ws = Workspace.create(tmp_path / "ws", {"dbt_project.yml": b"name: p\n", "models/a.sql": b"select 1\n",
                                             "models/dir.sql/keep.sql": b"select 1\n"})
