@@ -35,6 +35,9 @@ ALLOWABLE = ("hooks", "materialization", "python", "sql_execution", "create_macr
 MODEL_MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral")
 HOOK_KEYS = ("pre_hook", "post_hook", "on_run_start", "on_run_end")
 DISPATCH_PREFIXES = ("default__", "duckdb__")
+# Jinja names that run SQL (or reach a context that does); no answer needs them.
+SQL_RUNNERS = frozenset({"run_query", "statement", "load_result", "store_result", "store_raw_result",
+                         "context"})
 # Adapter methods an answer may call (read-only metadata); any other use of ``adapter`` is refused.
 SAFE_ADAPTER_METHODS = ("get_columns_in_relation", "get_relation", "quote", "quote_as_configured")
 
@@ -119,21 +122,24 @@ def _screen_jinja(path: str, text: str, allow: frozenset[str]) -> None:
             raise Refusal(f"{path}: runs SQL outside the model's select ({{% {kind} %}}); not accepted")
     for part in _jinja_parts(text):
         words = set(_NAME.findall(part))
+        code = re.sub(r"'[^']*'|\"[^\"]*\"", "''", part)  # without string literals
         if "python" not in allow and words & {"language", "submit_python_job", "context_macro_stack"}:
             raise Refusal(f"{path}: sets or reaches a model language: only SQL answers are accepted")
         if "hooks" not in allow and (_HOOK_TEXT.search(part) or "sql_header" in words):
             raise Refusal(f"{path}: declares a hook or sql_header; no exercise needs one (remove it)")
         if "sql_execution" not in allow:
-            bad = words & {"run_query", "statement", "load_result", "store_result", "store_raw_result"}
+            bad = words & SQL_RUNNERS
             if bad:
                 raise Refusal(f"{path}: runs SQL from Jinja ({sorted(bad)[0]}); an answer is a select")
-            for match in re.finditer(r"\badapter\b", part):
-                after = re.match(r"\s*\.\s*(\w+)", part[match.end():])
+            if re.search(r"\bdbt\b(?!\s*\.\s*\w)", code):  # dbt['run_' ~ 'query'], {% set d = dbt %}
+                raise Refusal(f"{path}: the dbt namespace is used other than as dbt.<macro>; not accepted")
+            for match in re.finditer(r"\badapter\b", code):
+                after = re.match(r"\s*\.\s*(\w+)", code[match.end():])
                 if not after or after.group(1) not in SAFE_ADAPTER_METHODS:
                     method = after.group(1) if after else "a non-metadata use"
                     raise Refusal(f"{path}: adapter.{method} is not accepted in answers "
                                   f"(allowed: adapter.{', adapter.'.join(SAFE_ADAPTER_METHODS)})")
-        if re.search(r"\*\*", re.sub(r"'[^']*'|\"[^\"]*\"", "", part)):
+        if "**" in code:
             raise Refusal(f"{path}: '**' in Jinja (keyword unpacking) is not accepted in answers")
 
 

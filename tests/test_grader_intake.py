@@ -67,6 +67,8 @@ REFUSED = [
     (M51, "{% do adapter.execute('select 1') %}select 1", "adapter.execute"),
     (M51, "{% set a = adapter %}{% do a.execute('select 1') %}select 1", "adapter"),
     (M51, "{% do adapter['exe' ~ 'cute']('select 1') %}select 1", "adapter"),
+    (M51, "{% do dbt['run_' ~ 'query']('select 1') %}select 1", "dbt namespace"),
+    (M51, "{% do as_of_date.context['run_' ~ 'query']('select 1') %}select 1", "context"),
     (M51, "{% call set_sql_header(config) %}create macro x() as 1;{% endcall %}select 1", "runs SQL"),
 ]
 
@@ -89,6 +91,11 @@ def test_honest_solution_answers_pass_intake():
     notebooks = [(p.name, p.read_bytes()) for p in fixtures.glob("*.ipynb")]
     answers = screen_answers(answers_from_notebooks(notebooks))
     assert answers.refused == {}
+    from grader.course import starting_project  # an intern may resubmit a course file, edited or not
+
+    course = {path: data.decode() for path, data in starting_project(REPO).items()
+              if path.endswith((".sql", ".yml", ".md")) and path not in ("dbt_project.yml", "profiles.yml")}
+    assert len(course) > 30 and screen_answers(Answers(files=dict(course))).refused == {}
 
 
 def test_builtin_names_come_from_the_installed_packages():
