@@ -50,9 +50,16 @@ def _env_values(environ: dict[str, str]) -> list[str]:
     for value in environ.values():
         for part in [value, *value.split(os.pathsep)]:
             part = part.strip()
-            if len(part) >= MIN_ENV_VALUE and not part.isdigit():
+            if len(part) >= MIN_ENV_VALUE and not part.isdigit() and _token_like(part):
                 values.add(part)
     return sorted(values, key=len, reverse=True)
+
+
+def _token_like(value: str) -> bool:
+    """A path, key or password rather than a plain word or name ("instructor", "stg_orders"), which
+    would garble ordinary text if redacted."""
+    mixed_case = any(c.isupper() for c in value[1:]) and any(c.islower() for c in value)
+    return (len(value) >= 20 or mixed_case or any(c.isdigit() or c in "/=:@+.%~" for c in value))
 
 
 def _norm(text: str) -> str:

@@ -51,6 +51,8 @@ def test_outputs_hold_no_host_path_env_value_or_reference_line(tmp_path: Path, m
 
 def test_redaction_keeps_ordinary_text_and_is_deterministic(monkeypatch):
     monkeypatch.setenv("VB_PROBE_SHORT", "1")
+    monkeypatch.setenv("VB_PROBE_WORD", "hint")
+    monkeypatch.setenv("VB_PROBE_NAME", "stg_orders")  # a plain word may be an ordinary name
     text = "model stg_orders: 3 rows differ; hint: use left join (rooted at /rooted? no) 1 / 2"
     first = public_report(report(text))
     assert first == public_report(report(text))
