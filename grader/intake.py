@@ -13,7 +13,7 @@ need it score zero. Two lines of defence:
    worker process (``forbid_python_jobs``): dbt-duckdb runs ``statement(language='python')``.
 
 An exercise that ever needs one of these constructs lists it in ``exercise(..., allow=[...])``
-(see ``ALLOWABLE``); today none does.
+(see ``grader.api.ALLOWABLE``); today none does.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ import yaml
 from grader.answers import NAME_MAX_BYTES, PATH_MAX_BYTES, Answers
 from grader.dbt_runner import forbid_python_jobs  # noqa: F401  (re-exported: the worker's guard)
 
-ALLOWABLE = ("hooks", "materialization", "python", "sql_execution", "create_macro")
 MODEL_MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral")
 HOOK_KEYS = ("pre_hook", "post_hook", "on_run_start", "on_run_end")
 DISPATCH_PREFIXES = ("default__", "duckdb__")

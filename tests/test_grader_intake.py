@@ -98,6 +98,18 @@ def test_honest_solution_answers_pass_intake():
     assert len(course) > 30 and screen_answers(Answers(files=dict(course))).refused == {}
 
 
+def test_an_exercise_can_allow_a_construct_for_its_own_files_only(monkeypatch):
+    from grader.api import exercise, get_exercise
+
+    hooked = "{{ config(post_hook='select 1') }}select 1"
+    monkeypatch.setattr(get_exercise("5.3"), "allow", ("hooks",))
+    answers = Answers(files={"models/a.sql": hooked, "models/b.sql": hooked},
+                      origins={"models/a.sql": "5_3_mart.ipynb", "models/b.sql": "5_1_x.ipynb"})
+    assert list(screen_answers(answers).refused) == ["models/b.sql"]
+    with pytest.raises(ValueError, match="unknown"):
+        exercise("5.3", "x", allow=("everything",))
+
+
 def test_builtin_names_come_from_the_installed_packages():
     import dbt.include
 
