@@ -40,8 +40,6 @@ SQL_RUNNERS = frozenset({"run_query", "statement", "load_result", "store_result"
 # Adapter methods an answer may call (read-only metadata); any other use of ``adapter`` is refused.
 SAFE_ADAPTER_METHODS = ("get_columns_in_relation", "get_relation", "quote", "quote_as_configured")
 
-_JINJA = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
-_JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
 _SQL_COMMENT = re.compile(r"--[^\n]*|/\*.*?(\*/|$)", re.DOTALL)
 _BLOCK = re.compile(r"\{%-?\+?\s*(macro|materialization|test|call|set_sql_header)\b\s*([A-Za-z_]\w*)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -98,18 +96,50 @@ def macro_name_problem(name: str) -> str | None:
 
 
 # ---- text screening ----------------------------------------------------------------------------
+def _without_jinja_comments(text: str) -> str:
+    """``text`` with ``{# ... #}`` replaced by a space (linear: an unclosed comment ends the text)."""
+    out, i = [], 0
+    while (start := text.find("{#", i)) >= 0:
+        out.append(text[i:start] + " ")
+        end = text.find("#}", start + 2)
+        if end < 0:
+            return "".join(out)
+        i = end + 2
+    out.append(text[i:])
+    return "".join(out)
+
+
 def _jinja_parts(text: str) -> list[str]:
-    return _JINJA.findall(_JINJA_COMMENT.sub(" ", text))
+    """Every ``{{ ... }}`` and ``{% ... %}`` of a text, comments removed (linear in its length:
+    the texts are hostile, a backtracking regex would let one file stall the grader)."""
+    text = _without_jinja_comments(text)
+    parts: list[str] = []
+    i, next_expr, next_stmt = 0, text.find("{{"), text.find("{%")
+    while True:
+        if 0 <= next_expr < i:
+            next_expr = text.find("{{", i)
+        if 0 <= next_stmt < i:
+            next_stmt = text.find("{%", i)
+        starts = [s for s in (next_expr, next_stmt) if s >= 0]
+        if not starts:
+            return parts
+        start = min(starts)
+        end = text.find("}}" if start == next_expr else "%}", start + 2)
+        if end < 0:
+            parts.append(text[start:])
+            return parts
+        parts.append(text[start:end + 2])
+        i = end + 2
 
 
 def _squashed_sql(text: str) -> str:
     """Lower-case text without comments, Jinja delimiters, quotes, concatenation and whitespace."""
-    text = _SQL_COMMENT.sub(" ", _JINJA_COMMENT.sub(" ", text))
+    text = _SQL_COMMENT.sub(" ", _without_jinja_comments(text))
     return re.sub(r"[\s'\"`~+{}%|()\[\],-]+", "", text.lower())
 
 
 def _screen_jinja(path: str, text: str, allow: frozenset[str]) -> None:
-    for kind, name in _BLOCK.findall(_JINJA_COMMENT.sub(" ", text)):
+    for kind, name in _BLOCK.findall(_without_jinja_comments(text)):
         if kind == "materialization" and "materialization" not in allow:
             raise Refusal(f"{path}: defines a materialization ({{% materialization %}}); "
                           "no exercise needs one, use config(materialized=...) with a built-in one")
@@ -142,22 +172,23 @@ def _screen_jinja(path: str, text: str, allow: frozenset[str]) -> None:
             raise Refusal(f"{path}: '**' in Jinja (keyword unpacking) is not accepted in answers")
 
 
-def _yaml_keys(node: Any) -> Iterable[str]:
-    if isinstance(node, dict):
-        for key, value in node.items():
+def _yaml_keys(node: Any, seen: set[int] | None = None) -> Iterable[str]:
+    """Every mapping key, each shared (aliased) node once: a YAML alias bomb stays linear."""
+    seen = set() if seen is None else seen
+    if not isinstance(node, dict | list) or id(node) in seen:
+        return
+    seen.add(id(node))
+    for key, value in node.items() if isinstance(node, dict) else enumerate(node):
+        if isinstance(node, dict):
             yield str(key)
-            yield from _yaml_keys(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _yaml_keys(item)
+        yield from _yaml_keys(value, seen)
 
 
 def _screen_yaml(path: str, text: str, allow: frozenset[str]) -> None:
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        data = None  # dbt reports the syntax error itself; still screen the raw text below
-        keys = re.findall(r"^\s*-?\s*['\"]?([+\w-]+)['\"]?\s*:", text, re.MULTILINE)
+    except yaml.YAMLError:  # dbt reports the syntax error itself; still screen the raw text
+        keys = re.findall(r"^[ \t]*-?[ \t]*['\"]?([+\w-]+)['\"]?[ \t]*:", text, re.MULTILINE)
     else:
         keys = list(_yaml_keys(data))
     for key in keys:

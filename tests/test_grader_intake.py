@@ -110,6 +110,22 @@ def test_an_exercise_can_allow_a_construct_for_its_own_files_only(monkeypatch):
         exercise("5.3", "x", allow=("everything",))
 
 
+def test_hostile_texts_cannot_stall_the_screening():
+    """Unclosed Jinja, comment floods, whitespace runs and an alias bomb (300 k characters each) are
+    screened in linear time (quadratic takes minutes here): a backtracking regex would let one file
+    stall the grader's parent process."""
+    bomb = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{n}: &{n} [{', '.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+    texts = {M51: ["{{ " * 100_000, "{% " * 100_000, "{# " * 100_000, "/* " * 100_000, "{{ x }}" * 40_000],
+             YML: ["a:\n" + " " * 300_000 + "x", "a: [\n" + " " * 300_000 + "x:", bomb]}
+    for path, variants in texts.items():
+        for text in variants:
+            try:
+                screen_file(path, text)
+            except Refusal:
+                pass
+
+
 def test_builtin_names_come_from_the_installed_packages():
     import dbt.include
 
