@@ -18,6 +18,7 @@ from grader.answers import Answers, answers_from_notebooks, check_project_path
 from grader.intake import screen_answers
 
 MAX_SUBMISSION_BYTES = 50_000_000
+MAX_PROBLEMS = 100  # a notebook of 100 000 duplicated cells must not make a 100 000-line report
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -45,7 +46,11 @@ class Submission:
                 answers.problems.append(f"dbt_project/{path}: not UTF-8 text; file ignored")
         if not self.notebooks and not self.project_files:
             answers.problems.append("no notebook (.ipynb) found in this submission")
-        return screen_answers(answers)
+        screen_answers(answers)
+        if len(answers.problems) > MAX_PROBLEMS:
+            extra = len(answers.problems) - MAX_PROBLEMS
+            answers.problems[MAX_PROBLEMS:] = [f"... and {extra} more problems of the same kinds"]
+        return answers
 
 
 def safe_name(name: str) -> str:

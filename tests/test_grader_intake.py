@@ -216,6 +216,15 @@ def test_a_path_the_file_system_rejects_costs_only_that_answer(tmp_path: Path):
     assert any("file name too long" in p for p in answers.problems)
 
 
+def test_problems_are_capped(tmp_path: Path):
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [],
+            "source": f"%%writefile ../dbt_project/{M51}\n1\n"}
+    (tmp_path / "5_1_x.ipynb").write_text(json.dumps({"cells": [cell] * 5000}))
+    (sub,) = discover([tmp_path / "5_1_x.ipynb"])
+    problems = sub.answers().problems
+    assert len(problems) == submissions.MAX_PROBLEMS + 1 and problems[-1].startswith("... and 4899 more")
+
+
 def test_a_huge_notebook_given_directly_is_refused_without_being_read(tmp_path: Path, monkeypatch):
     big = tmp_path / "5_1_huge.ipynb"
     with open(big, "wb") as handle:  # sparse: 200 MB on paper, nothing on disk
