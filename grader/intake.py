@@ -9,8 +9,11 @@ need it score zero. Two lines of defence:
    process, before anything runs;
 2. ``screened_parse``: after dbt parsed the workspace, the manifest is checked again (hooks,
    language, materialization and macro names whatever Jinja built them); offending files are
-   removed and the project parsed again. It also turns off dbt's Python job submission in the
-   worker process (``forbid_python_jobs``): dbt-duckdb runs ``statement(language='python')``.
+   replaced (course version, or nothing dbt runs) and the project parsed again.
+
+Beneath both, ``grader.dbt_runner.forbid_python_jobs`` makes the dbt that runs submissions refuse
+every Python job (dbt-duckdb runs ``statement(language='python')`` from anything that looks like
+a materialization). ``screen_paths`` refuses paths the workspace cannot hold, per answer.
 
 An exercise that ever needs one of these constructs lists it in ``exercise(..., allow=[...])``
 (see ``grader.api.ALLOWABLE``); today none does.
@@ -29,7 +32,6 @@ from typing import Any
 import yaml
 
 from grader.answers import NAME_MAX_BYTES, PATH_MAX_BYTES, Answers
-from grader.dbt_runner import forbid_python_jobs  # noqa: F401  (re-exported: the worker's guard)
 
 MODEL_MATERIALIZATIONS = ("table", "view", "incremental", "ephemeral")
 HOOK_KEYS = ("pre_hook", "post_hook", "on_run_start", "on_run_end")
