@@ -17,6 +17,9 @@ ALLOWED_TOP_DIRS = ("models", "tests", "macros", "docs", "analyses", "snapshots"
 ALLOWED_SUFFIXES = (".sql", ".yml", ".yaml", ".md")
 PROTECTED_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")
 MAX_FILE_CHARS = 1_000_000
+MAX_PROSE_CHARS = 200_000
+NAME_MAX_BYTES = 255  # longest file or folder name Linux file systems accept
+PATH_MAX_BYTES = 1024
 _MARKER = re.compile(r"^\s*(--|#)\s*(BEGIN|END) (SOLUTION|SKELETON)\s*$")
 _ANSWER_TAG = re.compile(r"^answer:([A-Za-z0-9.]+):([A-Za-z0-9_.-]+)$")
 
@@ -29,16 +32,19 @@ class Answers:
     prose: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     origins: dict[str, str] = field(default_factory=dict)
+    refused: dict[str, str] = field(default_factory=dict)  # path -> why the intake policy refused it
+    writers: dict[str, str] = field(default_factory=dict)  # path -> cell that last wrote it (not sent)
 
     def to_dict(self) -> dict:
         """A JSON-serializable form (sent to grading workers)."""
-        return {"files": self.files, "prose": self.prose, "problems": self.problems, "origins": self.origins}
+        return {"files": self.files, "prose": self.prose, "problems": self.problems, "origins": self.origins,
+                "refused": self.refused}
 
     @classmethod
     def from_dict(cls, data: dict) -> Answers:
         """Inverse of ``to_dict``."""
         return cls(dict(data["files"]), dict(data["prose"]), list(data["problems"]),
-                   dict(data.get("origins", {})))
+                   dict(data.get("origins", {})), dict(data.get("refused", {})))
 
     def files_of(self, exercise_id: str) -> dict[str, str]:
         """Answer files written by the notebook of one exercise (file name starts with ``5_1`` etc.)."""
@@ -50,7 +56,11 @@ class Answers:
 def check_project_path(path: str) -> str:
     """Validate a dbt_project-relative path and return it normalized; ValueError says why not."""
     if not path or "\x00" in path or "\\" in path:
-        raise ValueError(f"{path!r} is not a valid file path")
+        raise ValueError(f"{path[:80]!r} is not a valid file path")
+    if len(path.encode("utf-8")) > PATH_MAX_BYTES or any(
+            len(part.encode("utf-8")) > NAME_MAX_BYTES for part in path.split("/")):
+        raise ValueError(f"{path[:60]!r}... is too long: file and folder names may have at most "
+                         f"{NAME_MAX_BYTES} bytes")
     pure = PurePosixPath(path)
     if pure.is_absolute() or path.startswith("~"):
         raise ValueError(f"{path!r} is an absolute path: answers must stay inside dbt_project/")
@@ -137,6 +147,10 @@ def parse_notebook(raw: bytes, label: str, answers: Answers, *, reference: bool 
                 answers.problems.append(
                     f"{label} cell {index}: answer {key} appears twice; the last one counts")
             seen_tags.add(key)
+            if len(source) > MAX_PROSE_CHARS:
+                answers.problems.append(f"{label} cell {index}: answer {key} is longer than "
+                                        f"{MAX_PROSE_CHARS} characters; cut")
+                source = source[:MAX_PROSE_CHARS]
             answers.prose[key] = strip_solution_markers(source) if reference else source
 
 
@@ -147,7 +161,7 @@ def _add_writefile(source: str, where: str, answers: Answers, reference: bool) -
     target, append, body = parsed
     if not target.startswith(WRITEFILE_PREFIX):
         answers.problems.append(
-            f"{where}: %%writefile {target} ignored: answers go to {WRITEFILE_PREFIX}<path>")
+            f"{where}: %%writefile {target[:100]} ignored: answers go to {WRITEFILE_PREFIX}<path>")
         return
     try:
         path = check_project_path(target[len(WRITEFILE_PREFIX):])
@@ -159,8 +173,16 @@ def _add_writefile(source: str, where: str, answers: Answers, reference: bool) -
         return
     if reference:
         body = strip_solution_markers(body)
+    previous = answers.writers.get(path)
+    if previous and not append:
+        answers.problems.append(f"{where}: dbt_project/{path} was already written by {previous}; "
+                                "the last cell counts (delete the older cell)")
+    if len(answers.files.get(path, "") if append else "") + len(body) > MAX_FILE_CHARS:
+        answers.problems.append(f"{where}: {path} grows beyond {MAX_FILE_CHARS} characters; cell ignored")
+        return
     answers.files[path] = (answers.files.get(path, "") + body) if append else body
     answers.origins[path] = where.split(" cell ")[0]
+    answers.writers[path] = where
 
 
 def answers_from_notebooks(notebooks: list[tuple[str, bytes]], *, reference: bool = False) -> Answers:

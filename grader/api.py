@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 EXERCISE_IDS: tuple[str, ...] = ("5.1", "5.2", "5.3", "5.4", "5.5", "bonus")
+# Constructs the intake policy (grader/intake.py) refuses unless an exercise allows them.
+ALLOWABLE: tuple[str, ...] = ("hooks", "materialization", "python", "sql_execution", "create_macro")
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
 
@@ -82,6 +84,7 @@ class Exercise:
     checks: list[CheckSpec] = field(default_factory=list)
     manual_items: list[ManualItem] = field(default_factory=list)
     reference_setups: list[Callable[[Any], None]] = field(default_factory=list)
+    allow: tuple[str, ...] = ()  # intake constructs this exercise's answers may use (grader/intake.py)
 
     def check(
         self, name: str, *, points: float, public: bool = False, hint: str = ""
@@ -134,13 +137,21 @@ class Exercise:
 _REGISTRY: dict[str, Exercise] = {}
 
 
-def exercise(exercise_id: str, title: str, *, answer_files: list[str] | tuple[str, ...] = ()) -> Exercise:
-    """Create and register the ``Exercise`` of one id (one module per exercise)."""
+def exercise(exercise_id: str, title: str, *, answer_files: list[str] | tuple[str, ...] = (),
+             allow: tuple[str, ...] = ()) -> Exercise:
+    """Create and register the ``Exercise`` of one id (one module per exercise).
+
+    ``allow``: constructs the intake policy refuses by default that this exercise needs
+    (``ALLOWABLE``: hooks, materialization, python, sql_execution, create_macro).
+    """
+    unknown = sorted(set(allow) - set(ALLOWABLE))
+    if unknown:
+        raise ValueError(f"exercise {exercise_id}: allow={unknown} unknown; use {', '.join(ALLOWABLE)}")
     if exercise_id not in EXERCISE_IDS:
         raise ValueError(f"unknown exercise id {exercise_id!r}; expected one of {', '.join(EXERCISE_IDS)}")
     if exercise_id in _REGISTRY:
         return _REGISTRY[exercise_id]
-    ex = Exercise(exercise_id, title, tuple(answer_files))
+    ex = Exercise(exercise_id, title, tuple(answer_files), allow=tuple(allow))
     _REGISTRY[exercise_id] = ex
     return ex
 

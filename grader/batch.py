@@ -23,6 +23,7 @@ from grader.api import registry
 from grader.isolation import WARNING, describe_death, isolation_level, package_dir
 from grader.outputs import write_outputs
 from grader.preparation import GradingSetup, prepare
+from grader.public import Redactor
 from grader.runner import manual_entries
 from grader.submissions import Submission, discover
 
@@ -95,7 +96,8 @@ def grade_one(sub: Submission, setup: GradingSetup, timeout: float, scratch_root
         "message": result.get("message", ""),
         "score": score,
         "max_score": sum(e["max_score"] for e in exercises.values()),
-        "problems": answers.problems,
+        "problems": answers.problems + [p for p in result.get("problems", [])
+                                        if p.startswith("refused ") and p not in answers.problems],
         "isolation": result.get("isolation") or level,
         "exercises": exercises,
         "seconds": round(time.monotonic() - started, 2),
@@ -110,7 +112,7 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
     submissions = discover(paths)
     if not submissions:
         raise ValueError("no submission found (expected .ipynb files, folders of notebooks or .zip files)")
-    setup, _reference = prepare(seed, scale, log=log, root=course_root)
+    setup, reference = prepare(seed, scale, log=log, root=course_root)
     out.mkdir(parents=True, exist_ok=True)
     scratch_root = Path(tempfile.mkdtemp(prefix="vb-grading-"))
     os.chmod(scratch_root, 0o711)  # workers (own uids) traverse it to their folder, cannot list it
@@ -129,5 +131,5 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
         log(f"  {report['submission']}: {report['status']} {report['score']:g}/{report['max_score']:g} "
             f"({report['seconds']:.1f} s)")
     log(f"isolation of submitted code: {level}")
-    write_outputs(reports, out)
+    write_outputs(reports, out, Redactor.for_run(roots=[scratch_root, setup.folder], reference=reference))
     return reports

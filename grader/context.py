@@ -69,6 +69,8 @@ class CheckContext:
     def require_answer_file(self, path: str) -> str:
         """Like ``answer_file`` but fails the check with a clear message when absent or empty."""
         text = self.answer_file(path)
+        if path in self.answers.refused:
+            raise Fail(f"dbt_project/{path} was refused: {self.answers.refused[path]}")
         if text is None or not text.strip():
             raise Fail(f"no answer for dbt_project/{path}: write it with a %%writefile cell")
         if "YOUR CODE HERE" in text:

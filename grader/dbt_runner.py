@@ -80,6 +80,26 @@ def short_message(message: str, limit: int = 300) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
+def forbid_python_jobs() -> None:
+    """Make dbt refuse every Python job in this process (issue 9: dbt-duckdb runs
+    ``statement(language='python')``; no exercise needs Python). Idempotent."""
+    from dbt.context.providers import ProviderContext
+
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
+        from dbt_common.exceptions import DbtRuntimeError
+
+        raise DbtRuntimeError("Python models and python statements are not accepted by the grader")
+
+    ProviderContext.submit_python_job = refused  # type: ignore[method-assign]
+    try:
+        from dbt.adapters.duckdb.environments import Environment
+        from dbt.adapters.duckdb.impl import DuckDBAdapter
+    except ImportError:  # pragma: no cover - dbt-duckdb is part of the pinned set
+        return
+    DuckDBAdapter.submit_python_job = refused  # type: ignore[method-assign]
+    Environment.run_python_job = staticmethod(refused)  # type: ignore[method-assign]
+
+
 def release_duckdb() -> None:
     """Close the DuckDB connection dbt-duckdb keeps between invocations (drops the file lock)."""
     try:
@@ -125,6 +145,7 @@ class DbtSession:
         """Run one dbt command (e.g. ``["build", "--select", "x"]``) and collect node results."""
         from dbt.cli.main import dbtRunner
 
+        forbid_python_jobs()
         os.environ.update(QUIET_ENV)
         command = [args[0], "--quiet", "--no-use-colors", *self._common(), *args[1:]]
         runner = dbtRunner(manifest=self.manifest if reuse_manifest else None)
@@ -146,6 +167,7 @@ class DbtSession:
         """Parse the project (once); later invocations reuse this manifest."""
         from dbt.cli.main import dbtRunner
 
+        forbid_python_jobs()
         os.environ.update(QUIET_ENV)
         buffer = io.StringIO()
         cwd = os.getcwd()

@@ -10,6 +10,7 @@ from typing import Any
 
 from grader.api import EXERCISE_IDS
 from grader.manual_scores import write_sheet
+from grader.public import Redactor, public_report
 
 
 def _num(value: float) -> str:
@@ -105,8 +106,9 @@ def review_sheet(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(reports: list[dict[str, Any]], out: Path) -> None:
-    """gradebook.csv plus one folder per submission."""
+def write_outputs(reports: list[dict[str, Any]], out: Path, redactor: Redactor | None = None) -> None:
+    """gradebook.csv plus one folder per submission (texts without host paths, env values, reference)."""
+    reports = [public_report(r, redactor) for r in reports]
     write_gradebook(reports, out / "gradebook.csv")
     for report in reports:
         folder = out / report["submission"]

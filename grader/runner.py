@@ -79,6 +79,7 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
     that project does not parse, each exercise is graded in its own workspace with only the files
     of its notebook, so one broken YAML does not sink the other exercises. WorkerDied propagates.
     """
+    from grader.intake import screen_paths, screened_parse
     from grader.isolation import isolation_level
     from grader.remote import REFERENCE_DATA, ReferenceData, UntrustedWorker
 
@@ -89,16 +90,18 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
     exercises: dict[str, Any] = {}
     try:
         worker.start()
+        base_project = Path(setup.base) / "dbt_project"
+        screen_paths(answers, base_project)  # intake: paths the file system cannot hold cost that answer only
         ws = worker.stage_workspace("main", Path(setup.base), answers.files)
         ws.reference_dir = reference.folder
-        parsed = ws.parse()
+        parsed = screened_parse(ws, answers, base_project)  # intake: manifest re-check (hooks, names)
         for ex_id, exercise in registry().items():
             ex_ws, ex_parsed = ws, parsed
             if not parsed.success and exercise.checks:
                 ex_ws = worker.stage_workspace(f"ex-{ex_id.replace('.', '_')}", Path(setup.base),
                                                answers.files_of(ex_id))
                 ex_ws.reference_dir = reference.folder
-                ex_parsed = ex_ws.parse()
+                ex_parsed = screened_parse(ex_ws, answers, base_project)
             ctx = CheckContext(
                 ex_id, answers, workspace=ex_ws, reference=reference if reference.available() else None,
                 arrival_files=[Path(p) for p in setup.arrival_files], base_raw_dir=Path(setup.raw_dir),

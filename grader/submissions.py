@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from grader.answers import Answers, answers_from_notebooks, check_project_path
+from grader.intake import screen_answers
 
 MAX_SUBMISSION_BYTES = 50_000_000
+MAX_PROBLEMS = 100  # a notebook of 100 000 duplicated cells must not make a 100 000-line report
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -44,6 +46,10 @@ class Submission:
                 answers.problems.append(f"dbt_project/{path}: not UTF-8 text; file ignored")
         if not self.notebooks and not self.project_files:
             answers.problems.append("no notebook (.ipynb) found in this submission")
+        screen_answers(answers)
+        if len(answers.problems) > MAX_PROBLEMS:
+            extra = len(answers.problems) - MAX_PROBLEMS
+            answers.problems[MAX_PROBLEMS:] = [f"... and {extra} more problems of the same kinds"]
         return answers
 
 
@@ -105,7 +111,10 @@ def read_folder(folder: Path, name: str) -> Submission:
         if total > MAX_SUBMISSION_BYTES:
             sub.problems.append(f"submission larger than {MAX_SUBMISSION_BYTES // 10**6} MB; rest ignored")
             break
-        _add_file(sub, rel, path.read_bytes, size)
+        try:
+            _add_file(sub, rel, path.read_bytes, size)
+        except OSError as error:
+            sub.problems.append(f"{str(rel)[:100]}: cannot be read ({_os_reason(error)}); ignored")
     sub.notebooks.sort(key=lambda item: item[0])
     return sub
 
@@ -116,7 +125,8 @@ def read_zip(path: Path, name: str) -> Submission:
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:
-        sub.problems.append(f"{path.name}: not a readable zip file ({error})")
+        reason = _os_reason(error) if isinstance(error, OSError) else "bad zip file"
+        sub.problems.append(f"{path.name}: not a readable zip file ({reason})")
         return sub
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
@@ -138,11 +148,37 @@ def read_zip(path: Path, name: str) -> Submission:
                 break
             try:
                 _add_file(sub, rel, lambda i=info: archive.read(i), info.file_size)
-            except (zipfile.BadZipFile, OSError, RuntimeError) as error:
-                sub.problems.append(f"{info.filename}: cannot be read from the zip ({error})")
+            except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as error:
+                reason = _os_reason(error) if isinstance(error, OSError) else type(error).__name__
+                sub.problems.append(f"{info.filename[:100]}: cannot be read from the zip ({reason})")
     _strip_common_root(sub)
     sub.notebooks.sort(key=lambda item: item[0])
     return sub
+
+
+def read_notebook(path: Path) -> Submission:
+    """A single .ipynb given directly: its size is checked before anything is read."""
+    sub = Submission(safe_name(path.stem), str(path))
+    try:
+        size = path.stat().st_size
+        if size > MAX_SUBMISSION_BYTES:
+            sub.problems.append(f"{path.name}: larger than {MAX_SUBMISSION_BYTES // 10**6} MB; not read")
+            return sub
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_SUBMISSION_BYTES + 1)
+    except OSError as error:
+        sub.problems.append(f"{path.name}: cannot be read ({_os_reason(error)})")
+        return sub
+    if len(raw) > MAX_SUBMISSION_BYTES:  # grew while being read
+        sub.problems.append(f"{path.name}: larger than {MAX_SUBMISSION_BYTES // 10**6} MB; not read")
+        return sub
+    sub.notebooks.append((path.name, raw))
+    return sub
+
+
+def _os_reason(error: OSError) -> str:
+    """The reason of an OS error without the file's host path."""
+    return os.strerror(error.errno) if error.errno else type(error).__name__
 
 
 def _strip_common_root(sub: Submission) -> None:
@@ -172,7 +208,7 @@ def discover(paths: list[Path]) -> list[Submission]:
             sub.problems.append(f"{path.name}: a symbolic link; refused (submit real files)")
             found.append(sub)
         elif path.is_file() and path.suffix == ".ipynb":
-            found.append(Submission(safe_name(path.stem), str(path), [(path.name, path.read_bytes())]))
+            found.append(read_notebook(path))
         elif path.is_file() and path.suffix == ".zip":
             found.append(read_zip(path, path.stem))
         elif path.is_dir() and _is_submission_folder(path):

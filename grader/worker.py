@@ -41,7 +41,8 @@ def main(argv: list[str]) -> int:
             exercises, level = grade_answers(answers, setup, Path(scratch), level=level,
                                              timeout=float(job.get("timeout", 600)), hide=job.get("hide", []),
                                              stats=stats)
-            result = {"status": "ok", "exercises": exercises, "isolation": level, **stats}
+            result = {"status": "ok", "exercises": exercises, "isolation": level,
+                      "problems": answers.problems, **stats}
         except WorkerDied as died:
             result = {"status": "error", "message": str(died), "isolation": level}
         except Exception as error:  # noqa: BLE001 - reported as status error, batch carries on

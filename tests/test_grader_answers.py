@@ -35,7 +35,8 @@ def test_last_writefile_wins_and_append_and_prose():
     assert answers.files == {"models/a.sql": "select 2\n-- more\n"}
     assert answers.prose == {"5.1:q1": "Because."}
     assert answers.files_of("5.1") == answers.files and answers.files_of("5.2") == {}
-    assert answers.problems == []
+    assert answers.problems == ["5_1_x.ipynb cell 2: dbt_project/models/a.sql was already written by "
+                                "5_1_x.ipynb cell 1; the last cell counts (delete the older cell)"]
 
 
 @pytest.mark.parametrize("path,fragment", [

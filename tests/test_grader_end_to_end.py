@@ -26,7 +26,10 @@ SEED, SCALE = 99, 0.02
 GRADED = ["synthetic_solutions", "unsolved", "wrong_fanout_and_no_dedup",
           "wrong_dropped_customers_and_append",
           "wrong_weak_test_view_and_no_lookback", "seed_answers", "hostile_sql", "hostile_files",
-          "hostile_broken_notebook", "hostile_zip_slip.zip", "hostile_empty.zip", "broken_jinja_in_5_2"]
+          "hostile_broken_notebook", "hostile_zip_slip.zip", "hostile_empty.zip", "broken_jinja_in_5_2",
+          "hostile_materialization_python", "hostile_long_path_and_duplicates"]  # issue 9, classes 1 and 5
+CLASS1_MARKER = Path("/tmp/vb_grader_class1_marker")
+PROBE_SECRET = "vb-probe-secret-4711"  # an environment value of the grader that no output may show
 EX51 = {"builds", "one_row_per_customer", "same_columns", "matches_reference", "no_fanout_join",
         "materialization", "indexes_harmless", "singular_test_present", "singular_test_catches_errors"}
 EX52 = {"materialized_incremental", "unique_key", "incremental_strategy", "key_tests", "documented",
@@ -75,8 +78,10 @@ def graded(course: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory) 
     linked.mkdir()
     (linked / "5_1_optimize_model.ipynb").symlink_to("/etc/passwd")
     out = tmp_path_factory.mktemp("out")
+    CLASS1_MARKER.unlink(missing_ok=True)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VB_GRADER_CACHE", str(cache))
+        mp.setenv("VB_PROBE_SECRET", PROBE_SECRET)
         reports = grade_batch([klass], out, jobs=2, timeout=400, seed=SEED, scale=SCALE, course_root=course,
                               log=lambda _m: None)
     return out, {r["submission"]: r for r in reports}
@@ -227,6 +232,8 @@ def attacked(graded, course: Path, cache: Path, tmp_path_factory: pytest.TempPat
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(build.LEAK_CANARY_ENV, CANARY)  # in the grader's environment, never in the worker's
+        # bypass the intake's manifest re-check too: these attacks must be contained by the layer itself
+        mp.setattr("grader.intake.screened_parse", lambda ws, _answers, _base=None: ws.parse())
         with ThreadPoolExecutor(max_workers=2) as pool:
             reports = list(pool.map(grade, sorted(build.trust_core_attack_files().items())))
     out = tmp_path_factory.mktemp("attack-out")
@@ -280,3 +287,43 @@ def test_without_isolation_one_warning_line(graded, course: Path, cache: Path, t
     assert [line for line in logged if "WARNING" in line] == [WARNING]
     assert reports[0]["isolation"] == "rlimits-only"
     assert json.loads((tmp_path / "hostile_empty" / "report.json").read_text())["isolation"] == "rlimits-only"
+
+def test_class1_python_materialization_is_refused_and_scores_like_the_plain_wrong_answer(graded):
+    _, reports = graded
+    hostile, plain = reports["hostile_materialization_python"], reports["wrong_dropped_customers_and_append"]
+    assert not CLASS1_MARKER.exists(), "the submission's Python ran"
+    assert hostile["status"] == "ok"
+    assert failed(hostile, "5.1") == failed(plain, "5.1") == {"one_row_per_customer", "matches_reference"}
+    assert hostile["exercises"]["5.1"]["score"] == plain["exercises"]["5.1"]["score"]
+    assert [p for p in hostile["problems"] if "table_materialization" in p] == [
+        "refused macros/table_materialization.sql: defines a materialization ({% materialization %}); "
+        "no exercise needs one, use config(materialized=...) with a built-in one"]
+
+
+def test_class5_a_rejected_path_costs_only_that_answer_and_duplicates_are_listed(graded):
+    _, reports = graded
+    report = reports["hostile_long_path_and_duplicates"]
+    assert report["status"] == "ok"
+    assert failed(report, "5.1") == set()
+    assert any("too long" in p for p in report["problems"])
+    assert any("int_customer_behavior_optimized.sql was already written by" in p for p in report["problems"])
+    assert all(len(p) < 250 for p in report["problems"])
+
+
+def test_no_output_shows_a_host_path_an_environment_value_or_reference_sql(graded, course: Path, cache: Path):
+    from grader.answers import answers_from_notebooks
+
+    out, _ = graded
+    notebooks = [(p.name, p.read_bytes()) for p in sorted((course / "solutions").glob("*.ipynb"))]
+    reference = answers_from_notebooks(notebooks, reference=True)
+    sql = [text for path, text in reference.files.items() if path.endswith(".sql")]
+    solution_lines = {" ".join(line.split()) for text in sql for line in text.splitlines()
+                      if len(" ".join(line.split())) >= 40}
+    leaks = [str(REPO), str(cache), str(course), PROBE_SECRET, "pwned", str(CLASS1_MARKER), "/tmp/"]
+    files = sorted(p for p in out.rglob("*") if p.is_file())
+    assert len(files) == 1 + 3 * (len(GRADED) + 2)
+    for path in files:
+        text = path.read_text()
+        flat = " ".join(text.split())
+        assert not [leak for leak in leaks if leak in text], path
+        assert not [line for line in solution_lines if line in flat], path
