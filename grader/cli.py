@@ -52,7 +52,10 @@ def main(argv: list[str]) -> int:
         print("grader: --jobs, --timeout and --scale must be positive", file=sys.stderr)
         return 2
     from grader.batch import grade_batch
+    from grader.faults import DiskFull, disk_full_folder, is_disk_full
+    from grader.outputs import OutputsIncomplete
     from grader.preparation import SetupError
+    from grader.shutdown import GradingInterrupted
 
     missing = [str(p) for p in args.submissions if not p.exists() and not p.is_symlink()]
     if missing:
@@ -62,8 +65,16 @@ def main(argv: list[str]) -> int:
         grade_batch(args.submissions, args.out, jobs=args.jobs, timeout=args.timeout, seed=args.seed,
                     scale=args.scale, log=lambda m: print(m, file=sys.stderr),
                     course_root=args.course_root)
-    except (SetupError, ValueError, FileNotFoundError) as error:
+    except (SetupError, ValueError, FileNotFoundError, DiskFull, OutputsIncomplete) as error:
         print(f"grader: {error}", file=sys.stderr)
+        return 1
+    except GradingInterrupted as stop:
+        print(f"grader: {stop.describe(args.out)}", file=sys.stderr)
+        return 128 + stop.signum
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        print(f"grader: {DiskFull(disk_full_folder(error, args.out))}", file=sys.stderr)
         return 1
     print(f"gradebook: {args.out / 'gradebook.csv'}")
     return 0
