@@ -132,10 +132,15 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
         shutdown.remove_stale_scratch(log)
         setup, reference = prepare(seed, scale, log=log, root=course_root)
         try:
-            scratch_root = _make_scratch()
+            _make_folder(out)  # fail before grading, not after
+            scratch_root = _make_folder(None)
             log(f"grading {len(submissions)} submission(s) with {jobs} job(s)")
             try:
                 reports = _grade_all(submissions, setup, reference, timeout, jobs, scratch_root)
+            except OSError as error:  # the grader's own writes in the scratch folder (job files, logs)
+                if is_disk_full(error):
+                    raise DiskFull(tempfile.gettempdir()) from None
+                raise
             finally:
                 shutdown.remove_scratch(scratch_root)
         finally:
@@ -147,10 +152,14 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
     return reports
 
 
-def _make_scratch() -> Path:
+def _make_folder(out: Path | None) -> Path:
+    """``out`` (created), or with None a new scratch folder; a full disk is ``DiskFull``."""
     try:
-        return shutdown.make_scratch()
+        if out is None:
+            return shutdown.make_scratch()
+        out.mkdir(parents=True, exist_ok=True)
+        return out
     except OSError as error:
         if is_disk_full(error):
-            raise DiskFull(tempfile.gettempdir()) from None
+            raise DiskFull(out or tempfile.gettempdir()) from None
         raise
