@@ -27,7 +27,7 @@ _LIVE: dict[int, subprocess.Popen] = {}
 _state: dict[str, object] = {"signal": None, "scratch": None}
 
 
-class GradingInterrupted(Exception):
+class GradingInterrupted(BaseException):  # like KeyboardInterrupt: not swallowed by `except Exception`
     """The batch was stopped by a signal; its workers are killed and its scratch folder removed."""
 
     def __init__(self, signum: int):

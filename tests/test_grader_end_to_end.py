@@ -279,9 +279,9 @@ def _assert_complete_like_clean(out: Path, clean: Path) -> None:
     assert rows["hostile_empty"] == clean_row
     assert rows["hostile_empty_too"] == {**clean_row, "submission": "hostile_empty_too"}
     assert _outputs(out, "hostile_empty") == _outputs(clean, "hostile_empty")
-    too = json.loads((out / "hostile_empty_too" / "report.json").read_text())
-    first = json.loads((clean / "hostile_empty" / "report.json").read_text())
-    assert {**too, "submission": "hostile_empty"} == first
+    too = (out / "hostile_empty_too" / "report.json").read_text()
+    too = too.replace("hostile_empty_too", "hostile_empty")
+    assert too == (clean / "hostile_empty" / "report.json").read_text()
     assert not list(out.rglob("*.tmp"))
 
 
