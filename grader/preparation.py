@@ -215,13 +215,13 @@ def _prepare_locked(base_dir: Path, key: str, seed: int, scale: float, root: Pat
         except BlockingIOError:
             log(f"waiting for another grader that is preparing {folder}")
             fcntl.flock(lock, fcntl.LOCK_EX)
+        _remove_stale_temps(base_dir, key, log)
         if folder.exists():
             setup, why = load_ready(folder, key, seed, scale)
             if setup is not None:
                 return setup
             log(f"grader cache {folder} is incomplete ({why}): rebuilding it")
             shutil.rmtree(folder)
-        _remove_stale_temps(base_dir, key, log)
         temp = Path(tempfile.mkdtemp(prefix=f"{key}.tmp-", dir=base_dir))
         try:
             public_mode(temp, directory=True)

@@ -11,6 +11,7 @@ answers from tests/fixtures/submissions/synthetic_solutions (a copy of the cours
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 import resource
@@ -256,6 +257,20 @@ def test_a_corrupt_cache_is_rebuilt_with_one_line(graded, cache: Path):
     setup, why = load_ready(cache / key, key, SEED, SCALE)
     assert setup is not None, why
     # the scores graded with this rebuilt cache are the clean-run expectations asserted above
+
+
+def test_a_second_grader_waits_for_the_one_preparing_the_cache(graded, course: Path, cache: Path,
+                                                               tmp_path: Path):
+    with open(cache / f"{FAULTS['key']}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a grader preparing this key holds it
+        proc = run_grade([str(FIXTURES / "hostile_empty.zip"), "--out", str(tmp_path / "out"),
+                          "--course-root", str(course)], cache, wait=False)
+        time.sleep(4)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert f"waiting for another grader that is preparing {cache / FAULTS['key']}" in err
+    assert (tmp_path / "out" / "gradebook.csv").exists()
 
 
 def _outputs(out: Path, name: str) -> dict[str, str]:
