@@ -230,16 +230,23 @@ def _prepare_locked(base_dir: Path, key: str, seed: int, scale: float, root: Pat
             raw, arrivals = _generate(temp, seed, scale, root)
             setup = _setup_in(temp, key, seed, scale, [p.name for p in arrivals])
             _build_base(temp / "base", starting, raw, log)
-            complete = _build_reference(setup, reference, log)
+            complete = build_reference(setup, reference, log)
             shutdown.raise_if_interrupted()
-            if not complete:
-                log("the reference did not build completely: this run uses it, the cache keeps nothing")
-                setup.transient = True
-                return setup
-            return _publish(temp, folder, setup)
+            return finish(temp, folder, setup, complete, log)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
+
+
+def finish(temp: Path, folder: Path, setup: GradingSetup, complete: bool,
+           log: Callable[[str], None]) -> GradingSetup:
+    """Publish a complete preparation; an incomplete one stays in ``temp`` for this run only."""
+    if complete:
+        return _publish(temp, folder, setup)
+    log("the reference did not build completely: this run grades with it, but it is not cached "
+        "(the next run prepares again)")
+    setup.transient = True
+    return setup
 
 
 def _publish(temp: Path, folder: Path, setup: GradingSetup) -> GradingSetup:
@@ -304,7 +311,7 @@ def _usable_reference_files(setup: GradingSetup, reference: Answers,
     return keep, False
 
 
-def _build_reference(setup: GradingSetup, reference: Answers, log: Callable[[str], None]) -> bool:
+def build_reference(setup: GradingSetup, reference: Answers, log: Callable[[str], None]) -> bool:
     """Build the solutions into ``reference/``; False when any part failed (then never published)."""
     from grader.api import registry
 

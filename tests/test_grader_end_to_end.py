@@ -20,16 +20,18 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
+from grader.answers import Answers
 from grader.batch import grade_batch
 from grader.course import reference_answers, starting_project
 from grader.faults import tag_alive
-from grader.preparation import cache_key, load_ready
+from grader.preparation import GradingSetup, build_reference, cache_key, discard, finish, load_ready
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -271,6 +273,25 @@ def test_a_second_grader_waits_for_the_one_preparing_the_cache(graded, course: P
     assert proc.returncode == 0, err[-2000:]
     assert f"waiting for another grader that is preparing {cache / FAULTS['key']}" in err
     assert (tmp_path / "out" / "gradebook.csv").exists()
+
+
+def test_a_reference_that_fails_to_build_is_never_published(graded, cache: Path, tmp_path: Path):
+    key = FAULTS["key"]
+    published, _ = load_ready(cache / key, key, SEED, SCALE)
+    temp = tmp_path / f"{key}.tmp-building"  # a preparation whose base and data are built
+    shutil.copytree(cache / key, temp, ignore=shutil.ignore_patterns("reference", "READY.json"))
+    setup = GradingSetup.from_dict({**asdict(published), "folder": str(temp), "raw_dir": str(temp / "raw"),
+                                    "base": str(temp / "base"), "reference": str(temp / "reference"),
+                                    "arrival_files": [str(temp / "arrivals" / Path(p).name)
+                                                      for p in published.arrival_files]})
+    broken = Answers(files={"models/marts/broken_solution.sql": "select no_such_function_xyz() as x\n"})
+    log: list[str] = []
+    assert build_reference(setup, broken, log.append) is False
+    assert any("some solutions do not build" in line for line in log), log
+    used = finish(temp, tmp_path / key, setup, False, log.append)
+    assert used.transient and used.folder == str(temp) and not (tmp_path / key).exists()
+    discard(used)
+    assert not temp.exists()
 
 
 def _outputs(out: Path, name: str) -> dict[str, str]:
