@@ -162,4 +162,6 @@ def _make_folder(out: Path | None) -> Path:
     except OSError as error:
         if is_disk_full(error):
             raise DiskFull(out or tempfile.gettempdir()) from None
+        if out is not None:
+            raise ValueError(f"cannot use {out} as the output folder: {error.strerror}") from None
         raise

@@ -39,9 +39,10 @@ class DiskFull(Exception):
 
 
 def is_disk_full(error: BaseException | str) -> bool:
-    """True for an OSError with errno ENOSPC/EFBIG/EDQUOT, or a message that names one."""
-    if isinstance(error, OSError) and error.errno in DISK_FULL_ERRNOS:
-        return True
+    """True for an OSError with errno ENOSPC/EFBIG/EDQUOT, or another error's message (DuckDB, dbt,
+    a child's stderr: trusted text only) that names one."""
+    if isinstance(error, OSError) and error.errno is not None:  # shutil.Error has none: its text
+        return error.errno in DISK_FULL_ERRNOS
     return bool(_DISK_FULL_TEXT.search(str(error)))
 
 
