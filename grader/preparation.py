@@ -221,7 +221,7 @@ def _prepare_locked(base_dir: Path, key: str, seed: int, scale: float, root: Pat
             if setup is not None:
                 return setup
             log(f"grader cache {folder} is incomplete ({why}): rebuilding it")
-            shutil.rmtree(folder)
+            _clear(folder)
         temp = Path(tempfile.mkdtemp(prefix=f"{key}.tmp-", dir=base_dir))
         try:
             public_mode(temp, directory=True)
@@ -252,18 +252,32 @@ def finish(temp: Path, folder: Path, setup: GradingSetup, complete: bool,
 def _publish(temp: Path, folder: Path, setup: GradingSetup) -> GradingSetup:
     """Write READY.json (atomically) into the finished ``temp`` and rename it to ``folder``."""
     names = [Path(p).name for p in setup.arrival_files]
+    files = _checked_files(temp)
+    for rel in files:  # durable before READY.json says so
+        fd = os.open(temp / rel, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     ready = {"key": setup.key, "seed": setup.seed, "scale": setup.scale, "grader_version": GRADER_VERSION,
-             "arrival_files": names, "files": _checked_files(temp)}
+             "arrival_files": names, "files": files}
     atomic_write(temp / "READY.json", json.dumps(ready, indent=1, sort_keys=True) + "\n")
     if folder.exists():  # rename wins: someone published meanwhile without honouring the lock
         theirs, _ = load_ready(folder, setup.key, setup.seed, setup.scale)
         if theirs is not None:
             shutil.rmtree(temp, ignore_errors=True)
             return theirs
-        shutil.rmtree(folder)
+        _clear(folder)
     os.rename(temp, folder)
     fsync_dir(folder.parent)
     return _setup_in(folder, setup.key, setup.seed, setup.scale, names)
+
+
+def _clear(folder: Path) -> None:
+    """Remove a broken cache folder; what cannot be removed now is moved aside for a later run."""
+    shutil.rmtree(folder, ignore_errors=True)
+    if folder.exists():
+        os.rename(folder, tempfile.mkdtemp(prefix=f"{folder.name}.tmp-broken-", dir=folder.parent))
 
 
 def _no_disk_full(message: str, folder: Path) -> None:
