@@ -148,6 +148,7 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
         for report in reports:
             log(f"  {report['submission']}: {report['status']} {report['score']:g}/{report['max_score']:g} "
                 f"({report['seconds']:.1f} s)")
+        shutdown.writing_outputs()
         write_outputs(reports, out)
     return reports
 

@@ -24,7 +24,7 @@ from grader.faults import owner_alive, process_tag, tag_alive, write_owner
 SCRATCH_PREFIX = "vb-grading-"
 _LOCK = threading.Lock()
 _LIVE: dict[int, subprocess.Popen] = {}
-_state: dict[str, object] = {"signal": None, "scratch": None}
+_state: dict[str, object] = {"signal": None, "scratch": None, "writing": False}
 
 
 class GradingInterrupted(BaseException):  # like KeyboardInterrupt: not swallowed by `except Exception`
@@ -37,8 +37,15 @@ class GradingInterrupted(BaseException):  # like KeyboardInterrupt: not swallowe
 
     def describe(self, out: Path) -> str:
         """One line for the instructor."""
+        written = (f"the outputs in {out} are incomplete (no gradebook.csv): run the same command again"
+                   if _state["writing"] else f"nothing written to {out}")
         return (f"stopped by {signal.Signals(self.signum).name}: {self.killed} grading process(es) killed, "
-                f"temporary files removed, nothing written to {out}")
+                f"temporary files removed, {written}")
+
+
+def writing_outputs() -> None:
+    """Mark that the batch has started replacing its outputs (for the stop message)."""
+    _state["writing"] = True
 
 
 def interrupted() -> int | None:
@@ -108,7 +115,7 @@ def stop_workers() -> int:
 @contextmanager
 def handle_signals() -> Iterator[None]:
     """SIGINT/SIGTERM raise ``GradingInterrupted`` (once) in the main thread for the block's duration."""
-    _state["signal"] = None
+    _state["signal"], _state["writing"] = None, False
     if threading.current_thread() is not threading.main_thread():
         yield
         return
