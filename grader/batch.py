@@ -98,13 +98,13 @@ def grade_one(sub: Submission, setup: GradingSetup, reference: Answers, timeout:
     }
 
 
-def _grade_all(submissions: list[Submission], setup: GradingSetup, reference: Answers, timeout: float,
-               jobs: int, scratch_root: Path) -> list[dict[str, Any]]:
-    """Grade in a thread pool; on ``GradingInterrupted`` kill the workers and cancel the rest."""
+def _grade_all(submissions: list[Submission], grade: Callable[[Submission], dict[str, Any]],
+               jobs: int) -> list[dict[str, Any]]:
+    """``grade`` each submission in a thread pool; on ``GradingInterrupted`` kill the workers and
+    cancel the rest."""
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
-        futures: list[Future] = [pool.submit(grade_one, s, setup, reference, timeout, scratch_root)
-                                 for s in submissions]
+        futures: list[Future] = [pool.submit(grade, s) for s in submissions]
         return [f.result() for f in futures]
     except BaseException as error:
         killed = shutdown.stop_workers()
@@ -136,7 +136,8 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
             scratch_root = _make_folder(None)
             log(f"grading {len(submissions)} submission(s) with {jobs} job(s)")
             try:
-                reports = _grade_all(submissions, setup, reference, timeout, jobs, scratch_root)
+                reports = _grade_all(
+                    submissions, lambda s: grade_one(s, setup, reference, timeout, scratch_root), jobs)
             except OSError as error:  # the grader's own writes in the scratch folder (job files, logs)
                 if is_disk_full(error):
                     raise DiskFull(tempfile.gettempdir()) from None
