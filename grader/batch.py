@@ -1,7 +1,9 @@
 """The instructor's batch run: grade submissions in parallel worker processes, write every output.
 
 A submission that times out, crashes or exhausts memory is recorded (``timeout`` / ``error``)
-and the batch carries on; the gradebook always has one row per submission.
+and the batch carries on; the gradebook always has one row per submission. SIGINT/SIGTERM kill
+the live workers and remove the scratch folder (``grader.shutdown``); a full disk while preparing
+or writing outputs is one ``DiskFull`` / ``OutputsIncomplete`` line.
 """
 
 from __future__ import annotations
@@ -14,17 +16,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from grader import shutdown
 from grader.answers import Answers
 from grader.api import registry
+from grader.faults import DiskFull, is_disk_full
 from grader.isolation import WARNING, describe_death, isolation_level, package_dir
 from grader.outputs import write_outputs
-from grader.preparation import GradingSetup, prepare
+from grader.preparation import GradingSetup, discard, prepare
 from grader.public import Redactor
 from grader.runner import manual_entries
+from grader.shutdown import register_worker, unregister_worker
 from grader.submissions import Submission, discover
 
 DEFAULT_TIMEOUT = 600.0
@@ -51,12 +56,15 @@ def run_worker(job: dict[str, Any], timeout: float, workdir: Path) -> dict[str, 
     with open(workdir / "worker.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "grader.worker", str(job_path), str(result_path)],
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        register_worker(proc)
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             return {"status": "timeout", "message": f"stopped at the time limit of {timeout:g} s"}
+        finally:
+            unregister_worker(proc)
     if result_path.exists():
         return json.loads(result_path.read_text(encoding="utf-8"))
     log_text = (workdir / "worker.log").read_text(errors="replace")
@@ -105,31 +113,80 @@ def grade_one(sub: Submission, setup: GradingSetup, timeout: float, scratch_root
     }
 
 
+def _grade_all(submissions: list[Submission], grade: Callable[[Submission], dict[str, Any]],
+               jobs: int) -> list[dict[str, Any]]:
+    """``grade`` each submission in a thread pool; on ``GradingInterrupted`` kill the workers and
+    cancel the rest."""
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
+        futures: list[Future] = [pool.submit(grade, s) for s in submissions]
+        return [f.result() for f in futures]
+    except BaseException as error:
+        killed = shutdown.stop_workers()
+        pool.shutdown(wait=True, cancel_futures=True)
+        shutdown.stop_workers()  # any started while the pool was draining (register_worker kills those too)
+        if isinstance(error, shutdown.GradingInterrupted):
+            error.killed = killed
+        raise
+    finally:
+        pool.shutdown(wait=True)
+
+
 def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT,
                 seed: int = DEFAULT_SEED, scale: float = DEFAULT_SCALE,
                 log: Callable[[str], None] = print, course_root: Path | None = None) -> list[dict[str, Any]]:
-    """Grade every submission under ``paths`` into ``out`` and return the reports."""
+    """Grade every submission under ``paths`` into ``out`` and return the reports.
+
+    Raises ``GradingInterrupted`` (SIGINT/SIGTERM: workers killed, scratch removed, nothing written),
+    ``DiskFull`` and ``OutputsIncomplete`` (which submissions lack output; gradebook.csv not written).
+    """
     submissions = discover(paths)
     if not submissions:
         raise ValueError("no submission found (expected .ipynb files, folders of notebooks or .zip files)")
-    setup, reference = prepare(seed, scale, log=log, root=course_root)
-    out.mkdir(parents=True, exist_ok=True)
-    scratch_root = Path(tempfile.mkdtemp(prefix="vb-grading-"))
-    os.chmod(scratch_root, 0o711)  # workers (own uids) traverse it to their folder, cannot list it
-    level = isolation_level()
-    hide = hidden_paths(setup, course_root)
-    log(f"grading {len(submissions)} submission(s) with {jobs} job(s); isolation of submitted code: {level}")
-    if level == "rlimits-only":
-        log(WARNING)
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            reports = list(pool.map(
-                lambda s: grade_one(s, setup, timeout, scratch_root, level=level, hide=hide), submissions))
-    finally:
-        subprocess.run(["rm", "-rf", str(scratch_root)], check=False)
-    for report in reports:
-        log(f"  {report['submission']}: {report['status']} {report['score']:g}/{report['max_score']:g} "
-            f"({report['seconds']:.1f} s)")
-    log(f"isolation of submitted code: {level}")
-    write_outputs(reports, out, Redactor.for_run(roots=[scratch_root, setup.folder], reference=reference))
+    with shutdown.handle_signals():
+        shutdown.remove_stale_scratch(log)
+        setup, reference = prepare(seed, scale, log=log, root=course_root)
+        try:
+            _make_folder(out)  # fail before grading, not after
+            scratch_root = _make_folder(None)
+            os.chmod(scratch_root, 0o711)  # workers (own uids) traverse it to their folder, cannot list it
+            level = isolation_level()
+            hide = hidden_paths(setup, course_root)
+            log(f"grading {len(submissions)} submission(s) with {jobs} job(s); "
+                f"isolation of submitted code: {level}")
+            if level == "rlimits-only":
+                log(WARNING)
+            try:
+                reports = _grade_all(
+                    submissions, lambda s: grade_one(s, setup, timeout, scratch_root, level=level, hide=hide),
+                    jobs)
+            except OSError as error:  # the grader's own writes in the scratch folder (job files, logs)
+                if is_disk_full(error):
+                    raise DiskFull(tempfile.gettempdir()) from None
+                raise
+            finally:
+                shutdown.remove_scratch(scratch_root)
+        finally:
+            discard(setup)
+        for report in reports:
+            log(f"  {report['submission']}: {report['status']} {report['score']:g}/{report['max_score']:g} "
+                f"({report['seconds']:.1f} s)")
+        log(f"isolation of submitted code: {level}")
+        shutdown.writing_outputs()
+        write_outputs(reports, out, Redactor.for_run(roots=[scratch_root, setup.folder], reference=reference))
     return reports
+
+
+def _make_folder(out: Path | None) -> Path:
+    """``out`` (created), or with None a new scratch folder; a full disk is ``DiskFull``."""
+    try:
+        if out is None:
+            return shutdown.make_scratch()
+        out.mkdir(parents=True, exist_ok=True)
+        return out
+    except OSError as error:
+        if is_disk_full(error):
+            raise DiskFull(out or tempfile.gettempdir()) from None
+        if out is not None:
+            raise ValueError(f"cannot use {out} as the output folder: {error.strerror}") from None
+        raise

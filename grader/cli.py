@@ -89,6 +89,9 @@ def _grade(args: argparse.Namespace) -> int:
         return 2
     grade_batch = _verb("grade").grade_batch
     setup_error = importlib.import_module("grader.preparation").SetupError
+    faults = importlib.import_module("grader.faults")
+    outputs_incomplete = importlib.import_module("grader.outputs").OutputsIncomplete
+    interrupted = importlib.import_module("grader.shutdown").GradingInterrupted
     missing = [str(p) for p in args.submissions if not p.exists() and not p.is_symlink()]
     if missing:
         print(f"grader: no such file or folder: {', '.join(missing)}", file=sys.stderr)
@@ -97,8 +100,16 @@ def _grade(args: argparse.Namespace) -> int:
         grade_batch(args.submissions, args.out, jobs=args.jobs, timeout=args.timeout, seed=args.seed,
                     scale=args.scale, log=lambda m: print(m, file=sys.stderr),
                     course_root=args.course_root)
-    except (setup_error, ValueError, FileNotFoundError) as error:
+    except (setup_error, ValueError, FileNotFoundError, faults.DiskFull, outputs_incomplete) as error:
         print(f"grader: {error}", file=sys.stderr)
+        return 1
+    except interrupted as stop:
+        print(f"grader: {stop.describe(args.out)}", file=sys.stderr)
+        return 128 + stop.signum
+    except OSError as error:
+        if not faults.is_disk_full(error):
+            raise
+        print(f"grader: {faults.DiskFull(faults.disk_full_folder(error, args.out))}", file=sys.stderr)
         return 1
     print(f"gradebook: {args.out / 'gradebook.csv'}")
     return 0

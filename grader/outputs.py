@@ -1,16 +1,37 @@
-"""Write the grading outputs: gradebook.csv, and per submission report.json, feedback.html, review.md."""
+"""Write the grading outputs: gradebook.csv, and per submission report.json, feedback.html, review.md.
+
+Every file is written to a temporary file in its folder, fsynced and renamed; gradebook.csv is
+removed first and written last, only when every submission's files were written, so a
+gradebook always describes a complete run. A failed write raises ``OutputsIncomplete``.
+"""
 
 from __future__ import annotations
 
 import csv
 import html
+import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 from grader.api import EXERCISE_IDS
+from grader.faults import DiskFull, atomic_write, fsync_dir, is_disk_full, write_temp
 from grader.manual_scores import write_sheet
 from grader.public import Redactor, public_report
+
+SUBMISSION_FILES = ("report.json", "feedback.html", "review.md")
+
+
+class OutputsIncomplete(Exception):
+    """Some outputs could not be written: names the submissions without complete output."""
+
+    def __init__(self, missing: list[str], reasons: list[str]):
+        self.missing = missing
+        what = missing[0] if missing in (["gradebook.csv"], ["manual_scores.csv"]) else (
+            f"the output of {len(missing)} submission(s): {', '.join(missing)}")
+        super().__init__(f"could not write {what} ({'; '.join(reasons)}); no gradebook.csv was written: "
+                         "fix that and run the same command again")
 
 
 def _num(value: float) -> str:
@@ -23,14 +44,20 @@ def report_json(report: dict[str, Any]) -> dict[str, Any]:
     return {k: report[k] for k in keep if k in report}
 
 
-def write_gradebook(reports: list[dict[str, Any]], path: Path) -> None:
+def gradebook_csv(reports: list[dict[str, Any]]) -> str:
     """One row per submission: submission,status,total,max_total,5.1,...,bonus."""
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["submission", "status", "total", "max_total", *EXERCISE_IDS])
-        for r in sorted(reports, key=lambda r: r["submission"]):
-            per = [_num(r["exercises"][e]["score"]) if e in r["exercises"] else "" for e in EXERCISE_IDS]
-            writer.writerow([r["submission"], r["status"], _num(r["score"]), _num(r["max_score"]), *per])
+    handle = io.StringIO()
+    writer = csv.writer(handle, lineterminator="\n")
+    writer.writerow(["submission", "status", "total", "max_total", *EXERCISE_IDS])
+    for r in sorted(reports, key=lambda r: r["submission"]):
+        per = [_num(r["exercises"][e]["score"]) if e in r["exercises"] else "" for e in EXERCISE_IDS]
+        writer.writerow([r["submission"], r["status"], _num(r["score"]), _num(r["max_score"]), *per])
+    return handle.getvalue()
+
+
+def write_gradebook(reports: list[dict[str, Any]], path: Path) -> None:
+    """Write ``gradebook_csv`` atomically."""
+    atomic_write(path, gradebook_csv(reports))
 
 
 def _examples_table(examples: list[dict[str, Any]]) -> str:
@@ -106,16 +133,64 @@ def review_sheet(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _remove_leftovers(folder: Path, names: tuple[str, ...]) -> None:
+    """Temporary files a killed run left beside ``names``."""
+    for name in names:
+        for temp in folder.glob(f".{name}.*.tmp"):
+            temp.unlink(missing_ok=True)
+
+
+def write_submission(report: dict[str, Any], folder: Path) -> None:
+    """report.json, feedback.html and review.md: all three written to temporary files, then renamed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(folder, SUBMISSION_FILES)
+    texts = (json.dumps(report_json(report), indent=2, sort_keys=True, default=str) + "\n",
+             feedback_html(report), review_sheet(report))
+    temps: list[Path] = []
+    try:
+        for name, text in zip(SUBMISSION_FILES, texts, strict=True):
+            temps.append(write_temp(folder / name, text))
+        for name, temp in zip(SUBMISSION_FILES, temps, strict=True):
+            os.replace(temp, folder / name)
+        fsync_dir(folder)
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+
+
+def _reason(error: Exception, folder: Path) -> str:
+    if isinstance(error, DiskFull) or is_disk_full(error):
+        return f"no space left on device in {folder}"
+    return f"{type(error).__name__}: {error}"[:200]
+
+
 def write_outputs(reports: list[dict[str, Any]], out: Path, redactor: Redactor | None = None) -> None:
-    """gradebook.csv plus one folder per submission (texts without host paths, env values, reference)."""
+    """One folder per submission, the manual-scores sheet, then gradebook.csv (texts without host paths,
+    env values or reference lines); raises ``OutputsIncomplete`` naming what is missing."""
     reports = [public_report(r, redactor) for r in reports]
-    write_gradebook(reports, out / "gradebook.csv")
-    for report in reports:
-        folder = out / report["submission"]
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.json").write_text(
-            json.dumps(report_json(report), indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
-        )
-        (folder / "feedback.html").write_text(feedback_html(report), encoding="utf-8")
-        (folder / "review.md").write_text(review_sheet(report), encoding="utf-8")
-    write_sheet(reports, out)
+    gradebook = out / "gradebook.csv"
+    missing: list[str] = []
+    reasons: list[str] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _remove_leftovers(out, ("gradebook.csv",))
+        gradebook.unlink(missing_ok=True)  # a gradebook only ever describes a complete run
+    except OSError as error:
+        raise OutputsIncomplete(sorted(r["submission"] for r in reports), [_reason(error, out)]) from None
+    for report in sorted(reports, key=lambda r: r["submission"]):
+        try:
+            write_submission(report, out / report["submission"])
+        except (OSError, DiskFull) as error:
+            missing.append(report["submission"])
+            if _reason(error, out) not in reasons:
+                reasons.append(_reason(error, out))
+    if missing:
+        raise OutputsIncomplete(missing, reasons)
+    try:
+        write_sheet(reports, out)
+    except (OSError, DiskFull) as error:
+        raise OutputsIncomplete(["manual_scores.csv"], [_reason(error, out)]) from None
+    try:
+        write_gradebook(reports, gradebook)
+    except (OSError, DiskFull) as error:
+        raise OutputsIncomplete(["gradebook.csv"], [_reason(error, out)]) from None

@@ -1,6 +1,8 @@
 """End to end: real generator, real dbt, real DuckDB. Solutions score full marks, the unsolved
 notebooks zero, wrong variants and the seed's answers lose exactly the expected checks, hostile
 submissions are contained and reported, the gradebook is complete and the scores reproducible.
+Faults (issue 15): the module's cache first meets a full disk and a corrupt earlier cache, outputs
+a full disk, and ``grade`` is killed mid-batch; each run after that completes without cleanup.
 
 Until solutions/ holds the 5.1/5.2 notebooks, the course root used here takes its reference
 answers from tests/fixtures/submissions/synthetic_solutions (a copy of the course otherwise).
@@ -9,15 +11,27 @@ answers from tests/fixtures/submissions/synthetic_solutions (a copy of the cours
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
+import os
+import resource
 import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
+from grader.answers import Answers
 from grader.batch import grade_batch
-from grader.course import starting_project
+from grader.course import reference_answers, starting_project
+from grader.faults import tag_alive
+from grader.preparation import GradingSetup, build_reference, cache_key, discard, finish, load_ready
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -62,9 +76,48 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+FAULTS: dict[str, Any] = {}  # what the cache fixture's fault injection observed
+DEAD_OWNER = "999999999 1\n"  # an owner record of a process that cannot exist (pid > pid_max)
+
+
+def run_grade(args: list[str], cache: Path, *, fsize: int | None = None, env: dict | None = None,
+              wait: bool = True) -> subprocess.CompletedProcess | subprocess.Popen:
+    """``python -m grader grade ARGS`` in a child process (optionally with a file-size limit)."""
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+
+    cmd = [sys.executable, "-m", "grader", "grade", *args, "--seed", str(SEED), "--scale", str(SCALE)]
+    env = {**os.environ, "VB_GRADER_CACHE": str(cache), "PYTHONPATH": str(REPO), **(env or {})}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=limit if fsize else None)
+    if not wait:
+        return proc
+    out, err = proc.communicate(timeout=600)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def plant_broken_cache(cache: Path, key: str, ready_text: str) -> None:
+    """A published folder whose READY.json is broken, and a dead run's temporary folder."""
+    (cache / key / "base").mkdir(parents=True, exist_ok=True)
+    (cache / key / "READY.json").write_text(ready_text)
+    leftover = cache / f"{key}.tmp-killed"
+    (leftover / "raw").mkdir(parents=True, exist_ok=True)
+    (leftover / "owner.pid").write_text(DEAD_OWNER)
+
+
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("grader-cache")
+def cache(course: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The module's grader cache, reached the way a machine recovers from a full disk: over a cache
+    with an empty READY.json, ``grade`` under a 4 MB file-size limit fails; a cache with a truncated
+    READY.json is then left for ``graded``, whose run with room rebuilds it (all in ``FAULTS``)."""
+    root = tmp_path_factory.mktemp("grader-cache")
+    key = cache_key(SEED, SCALE, course, reference_answers(course))[0]
+    plant_broken_cache(root, key, "")
+    done = run_grade([str(FIXTURES / "hostile_empty.zip"), "--out", str(root.parent / "out-full-cache"),
+                      "--course-root", str(course)], root, fsize=4 * 1024**2)
+    FAULTS.update(key=key, full=done, after_full=sorted(p.name for p in root.iterdir()))
+    plant_broken_cache(root, key, '{"key": "' + key + '", "seed": 9')
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +132,12 @@ def graded(course: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory) 
     (linked / "5_1_optimize_model.ipynb").symlink_to("/etc/passwd")
     out = tmp_path_factory.mktemp("out")
     CLASS1_MARKER.unlink(missing_ok=True)
+    FAULTS["graded_log"] = log = []
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("VB_GRADER_CACHE", str(cache))
         mp.setenv("VB_PROBE_SECRET", PROBE_SECRET)
         reports = grade_batch([klass], out, jobs=2, timeout=400, seed=SEED, scale=SCALE, course_root=course,
-                              log=lambda _m: None)
+                              log=log.append)
     return out, {r["submission"]: r for r in reports}
 
 
@@ -327,3 +381,195 @@ def test_no_output_shows_a_host_path_an_environment_value_or_reference_sql(grade
         flat = " ".join(text.split())
         assert not [leak for leak in leaks if leak in text], path
         assert not [line for line in solution_lines if line in flat], path
+
+
+# ---- faults (issue 15) -------------------------------------------------------------------------
+def test_a_full_disk_under_the_cache_is_one_line_and_publishes_nothing(graded, cache: Path):
+    done, key = FAULTS["full"], FAULTS["key"]
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert lines[-1] == f"grader: no space left on device in {cache}"
+    assert [line for line in lines if "is incomplete" in line] == [
+        f"grader cache {cache / key} is incomplete (READY.json is empty): rebuilding it"]
+    assert sum("left unfinished by an interrupted run" in line for line in lines) == 1
+    assert FAULTS["after_full"] == [f"{key}.lock"]  # no half-built cache, no temporary folder
+
+
+def test_a_corrupt_cache_is_rebuilt_with_one_line(graded, cache: Path):
+    key, log = FAULTS["key"], FAULTS["graded_log"]
+    assert [line for line in log if "is incomplete" in line] == [
+        f"grader cache {cache / key} is incomplete (READY.json is invalid (JSONDecodeError)): rebuilding it"]
+    assert sum("left unfinished by an interrupted run" in line for line in log) == 1
+    assert sorted(p.name for p in cache.iterdir()) == [key, f"{key}.lock"]
+    setup, why = load_ready(cache / key, key, SEED, SCALE)
+    assert setup is not None, why
+    # the scores graded with this rebuilt cache are the clean-run expectations asserted above
+
+
+def test_a_second_grader_waits_for_the_one_preparing_the_cache(graded, course: Path, cache: Path,
+                                                               tmp_path: Path):
+    with open(cache / f"{FAULTS['key']}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # as a grader preparing this key holds it
+        proc = run_grade([str(FIXTURES / "hostile_empty.zip"), "--out", str(tmp_path / "out"),
+                          "--course-root", str(course)], cache, wait=False)
+        time.sleep(4)
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert f"waiting for another grader that is preparing {cache / FAULTS['key']}" in err
+    assert (tmp_path / "out" / "gradebook.csv").exists()
+
+
+def test_a_reference_that_fails_to_build_is_never_published(graded, cache: Path, tmp_path: Path):
+    key = FAULTS["key"]
+    published, _ = load_ready(cache / key, key, SEED, SCALE)
+    temp = tmp_path / f"{key}.tmp-building"  # a preparation whose base and data are built
+    shutil.copytree(cache / key, temp, ignore=shutil.ignore_patterns("reference", "READY.json"))
+    setup = GradingSetup.from_dict({**asdict(published), "folder": str(temp), "raw_dir": str(temp / "raw"),
+                                    "base": str(temp / "base"), "reference": str(temp / "reference"),
+                                    "arrival_files": [str(temp / "arrivals" / Path(p).name)
+                                                      for p in published.arrival_files]})
+    broken = Answers(files={"models/marts/broken_solution.sql": "select no_such_function_xyz() as x\n"})
+    log: list[str] = []
+    assert build_reference(setup, broken, log.append) is False
+    assert any("some solutions do not build" in line for line in log), log
+    used = finish(temp, tmp_path / key, setup, False, log.append)
+    assert used.transient and used.folder == str(temp) and not (tmp_path / key).exists()
+    discard(used)
+    assert not temp.exists()
+
+
+def _outputs(out: Path, name: str) -> dict[str, str]:
+    return {f: (out / name / f).read_text() for f in ("report.json", "feedback.html", "review.md")}
+
+
+def _empty_class(tmp_path: Path) -> Path:
+    klass = tmp_path / "class"
+    klass.mkdir()
+    for name in ("hostile_empty.zip", "hostile_empty_too.zip"):
+        shutil.copy(FIXTURES / "hostile_empty.zip", klass / name)
+    return klass
+
+
+def _assert_complete_like_clean(out: Path, clean: Path) -> None:
+    with open(clean / "gradebook.csv", newline="") as handle:
+        clean_row = next(r for r in csv.DictReader(handle) if r["submission"] == "hostile_empty")
+    with open(out / "gradebook.csv", newline="") as handle:
+        rows = {r["submission"]: r for r in csv.DictReader(handle)}
+    assert sorted(rows) == ["hostile_empty", "hostile_empty_too"]
+    assert rows["hostile_empty"] == clean_row
+    assert rows["hostile_empty_too"] == {**clean_row, "submission": "hostile_empty_too"}
+    assert _outputs(out, "hostile_empty") == _outputs(clean, "hostile_empty")
+    too = (out / "hostile_empty_too" / "report.json").read_text()
+    too = too.replace("hostile_empty_too", "hostile_empty")
+    assert too == (clean / "hostile_empty" / "report.json").read_text()
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_outputs_over_a_file_size_limit_name_the_missing_and_a_rerun_completes(graded, course: Path,
+                                                                             cache: Path, tmp_path: Path):
+    clean, _ = graded
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "gradebook.csv").write_text("submission,status\nfrom_an_earlier_run,ok\n")
+    args = [str(_empty_class(tmp_path)), "--out", str(out), "--course-root", str(course)]
+    done = run_grade(args, cache, fsize=4096)  # every report is larger; the gradebook would fit
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == (
+        "grader: could not write the output of 2 submission(s): hostile_empty, hostile_empty_too "
+        f"(no space left on device in {out}); no gradebook.csv was written: fix that and run the same "
+        "command again")
+    assert not (out / "gradebook.csv").exists() and not list(out.rglob("*.tmp"))
+    assert not list(out.rglob("report.json"))
+    again = run_grade(args, cache)
+    assert again.returncode == 0, again.stderr[-2000:]
+    _assert_complete_like_clean(out, clean)
+
+
+def test_outputs_on_a_full_tmpfs_keep_what_fits_and_a_rerun_completes(graded, course: Path, cache: Path,
+                                                                    tmp_path: Path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root); the file-size-limit test covers the rest")
+    clean, _ = graded
+    pages = sum(-(-p.stat().st_size // 4096) * 4096 for p in (clean / "hostile_empty").iterdir())
+    out = tmp_path / "out"
+    out.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={pages + 16384}", "tmpfs", str(out)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        args = [str(_empty_class(tmp_path)), "--out", str(out), "--course-root", str(course)]
+        done = run_grade(args, cache)  # hostile_empty fits, hostile_empty_too does not
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert done.stderr.strip().splitlines()[-1].startswith(
+            "grader: could not write the output of 1 submission(s): hostile_empty_too (no space left on "
+            f"device in {out})")
+        assert _outputs(out, "hostile_empty") == _outputs(clean, "hostile_empty")
+        assert not (out / "gradebook.csv").exists() and not list(out.rglob("*.tmp"))
+        assert not (out / "hostile_empty_too" / "report.json").exists()
+        subprocess.run(["mount", "-o", "remount,size=4m", str(out)], check=True)
+        again = run_grade(args, cache)
+        assert again.returncode == 0, again.stderr[-2000:]
+        _assert_complete_like_clean(out, clean)
+    finally:
+        subprocess.run(["umount", str(out)], check=False)
+
+
+def _start_and_wait_for_a_worker(course: Path, cache: Path,
+                                 tmp_path: Path) -> tuple[subprocess.Popen, str, Path]:
+    """``grade`` of one notebook with a private TMPDIR; returns it once its worker runs."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir(exist_ok=True)
+    klass = tmp_path / "one"
+    klass.mkdir()
+    shutil.copy(FIXTURES / "unsolved" / "5_1_optimize_model.ipynb", klass / "a.ipynb")
+    proc = run_grade([str(klass), "--out", str(tmp_path / "out"), "--course-root", str(course)], cache,
+                     env={"TMPDIR": str(tmp)}, wait=False)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        records = list(tmp.glob("vb-grading-*/workers/*"))
+        if records and records[0].read_text().strip():
+            return proc, records[0].read_text().strip(), tmp
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"no worker started: {proc.communicate()[1][-2000:]}")
+
+
+def _gone(tag: str, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while tag_alive(tag) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return not tag_alive(tag)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_stops_grade_its_workers_and_its_scratch(graded, course: Path, cache: Path, tmp_path: Path,
+                                                          signum: signal.Signals):
+    proc, worker, tmp = _start_and_wait_for_a_worker(course, cache, tmp_path)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum, err[-2000:]
+    assert err.strip().splitlines()[-1] == (
+        f"grader: stopped by {signum.name}: 1 grading process(es) killed, temporary files removed, "
+        f"nothing written to {tmp_path / 'out'}")
+    assert _gone(worker, 5), f"worker {worker} still running"
+    assert not list(tmp.iterdir()), list(tmp.iterdir())
+    assert not (tmp_path / "out" / "gradebook.csv").exists()
+
+
+def test_sigkill_of_grade_leaves_no_worker_and_the_next_run_cleans_up(graded, course: Path, cache: Path,
+                                                                       tmp_path: Path):
+    proc, worker, tmp = _start_and_wait_for_a_worker(course, cache, tmp_path)
+    proc.kill()
+    proc.communicate(timeout=60)
+    died_with_parent = _gone(worker, 10)
+    (scratch,) = tmp.glob("vb-grading-*")  # the killed run could not remove it
+    nxt = run_grade([str(FIXTURES / "hostile_empty.zip"), "--out", str(tmp_path / "next"),
+                     "--course-root", str(course)], cache, env={"TMPDIR": str(tmp)})
+    assert nxt.returncode == 0, nxt.stderr[-2000:]
+    assert "removed 1 scratch folder(s) left by an interrupted grading run" in nxt.stderr
+    assert not scratch.exists() and not list(tmp.iterdir())
+    assert _gone(worker, 5), f"worker {worker} still running after the next run"
+    assert died_with_parent, ("the worker outlived its SIGKILLed parent: it needs a parent-death signal "
+                              "(PR_SET_PDEATHSIG / bwrap --die-with-parent, trust-core's worker launch)")
