@@ -6,7 +6,8 @@ Rules (DEVELOPING.md, "Notebooks"):
 - lines between ``BEGIN SKELETON`` / ``END SKELETON`` are uncommented (markers dropped);
 - cells tagged ``solution-only`` are dropped;
 - markdown cells tagged ``answer:<exercise>:<question>`` get :data:`ANSWER_PROMPT` (tag kept);
-- outputs, execution counts and metadata other than tags are cleared, so output is byte-stable.
+- outputs, execution counts and metadata other than tags (and a collapsed input, `jupyter.source_hidden`)
+  are cleared, so output is byte-stable.
 ``--check`` writes nothing and exits 1 listing the notebooks that differ.
 """
 
@@ -137,10 +138,13 @@ def intern_notebook(path: Path) -> dict[str, Any]:
             source = ANSWER_PROMPT
         else:
             source = strip_cell(_source(cell), where)
+        metadata: dict[str, Any] = {"tags": tags} if tags else {}
+        if (cell.get("metadata") or {}).get("jupyter", {}).get("source_hidden") is True:
+            metadata["jupyter"] = {"source_hidden": True}  # a cell to open after the intern's own findings
         new: dict[str, Any] = {
             "cell_type": kind,
             "id": _cell_id(len(cells)),
-            "metadata": {"tags": tags} if tags else {},
+            "metadata": metadata,
             "source": source,
         }
         if kind == "code":
