@@ -247,8 +247,27 @@ def _allow_for(answers: Answers, path: str) -> frozenset[str]:
     return allowed_constructs([ex_id]) if ex_id else frozenset()
 
 
+@lru_cache(maxsize=1)
+def _course_files() -> dict[str, str]:
+    """The starting project's own files (path -> text): resubmitted unchanged, they are not answers."""
+    from grader.course import starting_project
+
+    try:
+        return {path: data.decode("utf-8") for path, data in starting_project().items()}
+    except (OSError, UnicodeDecodeError, ValueError):
+        return {}
+
+
 def screen_answers(answers: Answers) -> Answers:
-    """Apply the intake policy to every answer file (in place; returns ``answers``)."""
+    """Apply the intake policy to every answer file (in place; returns ``answers``).
+
+    A course file resubmitted unchanged (a submission that carries its whole ``dbt_project/``) is
+    dropped first: the workspace has the course's own copy, and the course may override dbt macros
+    (``macros/source.sql``) that a submission may not.
+    """
+    course = _course_files()
+    for path in [p for p, text in answers.files.items() if course.get(p) == text]:
+        del answers.files[path]
     for path in sorted(answers.files):
         duplicate_dir = next((p for p in answers.files if path.startswith(p + "/")), None)
         if duplicate_dir:

@@ -95,7 +95,11 @@ def test_honest_solution_answers_pass_intake():
 
     course = {path: data.decode() for path, data in starting_project(REPO).items()
               if path.endswith((".sql", ".yml", ".md")) and path not in ("dbt_project.yml", "profiles.yml")}
-    assert len(course) > 30 and screen_answers(Answers(files=dict(course))).refused == {}
+    unchanged = screen_answers(Answers(files=dict(course)))
+    assert len(course) > 30 and unchanged.refused == {} and unchanged.files == {}  # not answers at all
+    edited = screen_answers(Answers(files={p: t + "\n" for p, t in course.items()}))
+    # the course's own override of dbt's source() is the one file a submission may not rewrite
+    assert edited.refused.keys() == {"macros/source.sql"} and len(edited.files) == len(course) - 1
 
 
 def test_an_exercise_can_allow_a_construct_for_its_own_files_only(monkeypatch):
