@@ -375,7 +375,7 @@ def test_no_output_shows_a_host_path_an_environment_value_or_reference_sql(grade
                       if len(" ".join(line.split())) >= 40}
     leaks = [str(REPO), str(cache), str(course), PROBE_SECRET, "pwned", str(CLASS1_MARKER), "/tmp/"]
     files = sorted(p for p in out.rglob("*") if p.is_file())
-    assert len(files) == 1 + 3 * (len(GRADED) + 2)
+    assert len(files) == 2 + 3 * (len(GRADED) + 2)  # gradebook.csv, manual_scores.csv, 3 per submission
     for path in files:
         text = path.read_text()
         flat = " ".join(text.split())
