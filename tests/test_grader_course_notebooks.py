@@ -42,6 +42,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict:
 @pytest.mark.parametrize("ex_id", _graded_exercises())
 def test_solutions_full_marks_and_intern_notebooks_zero(reports: dict, ex_id: str):
     solved = reports["solutions"]["exercises"][ex_id]
-    lost = [(c["name"], c["message"]) for c in solved["checks"] if not c["passed"]]
+    # 0-point checks are self-check feedback only (5.4's workflow_runs skips when grading)
+    lost = [(c["name"], c["message"]) for c in solved["checks"] if not c["passed"] and c["max_points"]]
     assert not lost, lost
     assert reports["notebooks"]["exercises"][ex_id]["score"] == 0, reports["notebooks"]["exercises"][ex_id]
