@@ -312,6 +312,24 @@ def _tail(path: Path, n: int) -> str:
     return "\n".join(lines[-n:])
 
 
+def isolated(
+    cmd: list[str], cwd: Path, writable: Path, hide: Sequence[Path] = (), network: bool = False
+) -> list[str]:
+    """cmd inside bubblewrap: the filesystem read-only but for `writable`, hide = empty folders,
+    a private /tmp, no network unless asked, killed with the runner."""
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        raise OpsError("isolation needs bubblewrap: apt-get install -y bubblewrap")
+    args = [bwrap, "--die-with-parent", "--unshare-all", *(["--share-net"] if network else []),
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in hide:
+        if Path(path).is_dir():
+            args += ["--tmpfs", str(Path(path).resolve())]
+        elif Path(path).exists():
+            args += ["--ro-bind", "/dev/null", str(Path(path).resolve())]
+    return [*args, "--bind", str(writable), str(writable), "--chdir", str(cwd), "--", *cmd]
+
+
 def _run_process(cmd: list[str], cwd: Path, env: dict, log: Path, timeout: float) -> tuple[int | None, float]:
     """Run cmd in its own process group; kill the group at the timeout or when done. (rc|None, s)."""
     start = time.monotonic()
@@ -414,7 +432,9 @@ class _EventRunner:
     """Runs every job of a workflow for one event in one sandbox."""
 
     def __init__(self, workflow: dict, event: str, root: Path, workspace: Path, venv: Path,
-                 deadline: float, tail_lines: int, head: str, base: str):
+                 deadline: float, tail_lines: int, head: str, base: str,
+                 isolation: dict | None = None):
+        self.isolation = isolation
         self.workflow, self.event, self.root = workflow, event, root
         self.workspace, self.venv, self.deadline, self.tail_lines = workspace, venv, deadline, tail_lines
         self.files = root / "runner"
@@ -585,6 +605,8 @@ class _EventRunner:
             if step_limit < limit:
                 limit, why = step_limit, f"timeout-minutes: {step['timeout-minutes']}"
         log = self.files / f"step-{index}.log"
+        if self.isolation is not None:
+            cmd = isolated(cmd, cwd, self.root, **self.isolation)
         rc, result.seconds = _run_process(cmd, cwd, env, log, limit)
         result.tail = _tail(log, self.tail_lines)
         if rc is None:
@@ -610,12 +632,17 @@ def run_workflow(
     raw_dir: str | Path | None = None,
     tail_lines: int = TAIL_LINES,
     sandbox_parent: str | Path | None = None,
+    isolate: bool = False,
+    hide: Sequence[str | Path] = (),
+    network: bool = False,
 ) -> WorkflowRun:
     """Run the workflow at path for each event in a fresh sandbox copy of root (default: this repo).
 
     overlay: extra files (repo-relative path -> text) on the branch under test (a submission's
     answers); raw_dir: a dataset copied to datasets/raw of each sandbox before the steps run.
     time_limit: seconds for all events together. The sandbox is deleted unless keep.
+    isolate: every step runs in bubblewrap (read-only filesystem but its sandbox, `hide` folders
+    empty, private /tmp, no network unless `network`): for workflows nobody has reviewed.
     """
     workflow = load_workflow(path)
     repo = Path(root).resolve() if root else Path(__file__).resolve().parents[1]
@@ -645,8 +672,9 @@ def run_workflow(
             if raw_dir:
                 shutil.copytree(raw_dir, workspace / "datasets" / "raw", dirs_exist_ok=True)
             venv = make_venv(event_root / "venv")
+            isolation = {"hide": [Path(h) for h in hide], "network": network} if isolate else None
             runner = _EventRunner(workflow, event, event_root, workspace, venv, deadline, tail_lines,
-                                  head, base)
+                                  head, base, isolation)
             run.steps = runner.run()
             run.seconds = time.monotonic() - t0
     finally:

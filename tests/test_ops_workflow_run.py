@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -204,6 +206,46 @@ jobs:
     limited = run_workflow(_workflow(tmp_path, "on: push\njobs:\n  j:\n    steps:\n      - run: sleep 30\n"),
                            tiny_repo, ["push"], time_limit=2)
     assert limited.runs[0].steps[0].status == "timed out" and not limited.ok
+
+
+@pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
+def test_isolated_steps_cannot_read_hidden_folders_or_write_outside(tiny_repo: Path, tmp_path: Path):
+    elsewhere = Path(tempfile.mkdtemp(dir="/var/tmp"))  # not under /tmp, which steps see as a private tmpfs
+    try:
+        _isolated_run(tiny_repo, tmp_path, elsewhere)
+    finally:
+        shutil.rmtree(elsewhere)
+
+
+def _isolated_run(tiny_repo: Path, tmp_path: Path, elsewhere: Path) -> None:
+    secret = elsewhere / "hidden"
+    secret.mkdir()
+    (secret / "answers.txt").write_text("the reference")
+    assert (secret / "answers.txt").read_text() == "the reference"  # readable from outside
+    outside = elsewhere / "outside.txt"
+    path = _workflow(tmp_path, f"""
+on: push
+jobs:
+  j:
+    steps:
+      - name: read hidden
+        run: cat {secret}/answers.txt
+      - name: write outside
+        if: always()
+        run: echo pwned > {outside}
+      - name: write inside
+        if: always()
+        run: echo fine > sub/new.txt && cat sub/new.txt
+      - name: read what is not hidden
+        if: always()
+        run: grep -q visible {elsewhere}/visible.txt
+""")
+    (elsewhere / "visible.txt").write_text("visible")
+    run = run_workflow(path, tiny_repo, ["push"], time_limit=60, isolate=True, hide=[secret])
+    steps = run.runs[0].steps
+    assert [s.status for s in steps] == ["failed", "failed", "ok", "ok"], run.format()
+    assert "the reference" not in steps[0].tail
+    assert not outside.exists()
 
 
 def _fingerprint(folder: Path) -> str:
