@@ -34,7 +34,7 @@ import sys
 import sysconfig
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -140,8 +140,10 @@ def _copy_working_tree(root: Path, dest: Path, git: bool) -> None:
             shutil.copy2(src, dest / rel, follow_symlinks=False)
 
 
-def make_origin(root: Path, dest: Path, overlay: dict[str, str] | None = None) -> Path:
-    """A git repo at dest: main = root's last commit (or the copy), BRANCH = the working tree + overlay."""
+def make_origin(root: Path, dest: Path, overlay: dict[str, str] | None = None,
+                working_tree: bool = True) -> Path:
+    """A git repo at dest: main = root's last commit (or the copy), BRANCH = the working tree
+    (or, with working_tree=False, the last commit again) + overlay."""
     dest.mkdir(parents=True)
     git = _is_git_repo(root)
     _git(["init", "-q"], dest)
@@ -154,14 +156,17 @@ def make_origin(root: Path, dest: Path, overlay: dict[str, str] | None = None) -
     _git(["add", "-A", "-f"] if not git else ["add", "-A"], dest)
     _git(["commit", "-q", "--allow-empty", "-m", "main: the course's committed state"], dest)
     _git(["checkout", "-q", "-b", BRANCH], dest)
-    if git:
+    if git and working_tree:
         for item in dest.iterdir():
             if item.name != ".git":
                 shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
         _copy_working_tree(root, dest, git=True)
     for rel, text in (overlay or {}).items():
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        (dest / rel).write_text(text, encoding="utf-8")
+        target = (dest / rel).resolve()
+        if not target.is_relative_to(dest.resolve()) or ".git" in Path(rel).parts:
+            raise OpsError(f"refusing to write {rel}: outside the repository")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
     _git(["add", "-A", "-f"] if not git else ["add", "-A"], dest)
     _git(["commit", "-q", "--allow-empty", "-m", "the changes under test"], dest)
     _git(["checkout", "-q", "main"], dest)
@@ -635,6 +640,7 @@ def run_workflow(
     isolate: bool = False,
     hide: Sequence[str | Path] = (),
     network: bool = False,
+    working_tree: bool = True,
 ) -> WorkflowRun:
     """Run the workflow at path for each event in a fresh sandbox copy of root (default: this repo).
 
@@ -643,6 +649,7 @@ def run_workflow(
     time_limit: seconds for all events together. The sandbox is deleted unless keep.
     isolate: every step runs in bubblewrap (read-only filesystem but its sandbox, `hide` folders
     empty, private /tmp, no network unless `network`): for workflows nobody has reviewed.
+    working_tree=False: the branch under test is root's last commit + overlay (grading).
     """
     workflow = load_workflow(path)
     repo = Path(root).resolve() if root else Path(__file__).resolve().parents[1]
@@ -654,7 +661,7 @@ def run_workflow(
     sandbox = Path(tempfile.mkdtemp(prefix="wf-run-", dir=sandbox_parent))
     runs: list[EventRun] = []
     try:
-        origin = make_origin(repo, sandbox / "origin", overlay)
+        origin = make_origin(repo, sandbox / "origin", overlay, working_tree)
         for event in events:
             t0 = time.monotonic()
             why = triggered(workflow, event)
@@ -681,6 +688,28 @@ def run_workflow(
         if not keep:
             shutil.rmtree(sandbox, ignore_errors=True)
     return WorkflowRun(str(path), runs, time.monotonic() - start)
+
+
+def grading_runner(
+    course_root: str | Path,
+    raw_dir: str | Path | None = None,
+    time_limit: float = 900.0,
+    hide: Sequence[str | Path] = (),
+    network: bool = False,
+    workflow: str = "ci/dbt_ci.yml",
+) -> Callable[[dict[str, str]], WorkflowRun]:
+    """For the grading worker: run(files) runs files[workflow] (paths relative to dbt_project/)
+    on course_root's last commit + every answer file, for both events, each step in bubblewrap."""
+
+    def run(files: dict[str, str]) -> WorkflowRun:
+        with tempfile.TemporaryDirectory(prefix="wf-grade-") as tmp:
+            path = Path(tmp) / "workflow.yml"
+            path.write_text(files[workflow], encoding="utf-8")
+            overlay = {f"dbt_project/{rel}": text for rel, text in files.items()}
+            return run_workflow(path, course_root, EVENTS, time_limit, overlay=overlay, raw_dir=raw_dir,
+                                isolate=True, hide=hide, network=network, working_tree=False)
+
+    return run
 
 
 def format_event(run: EventRun, tail: bool = True) -> str:

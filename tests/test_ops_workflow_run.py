@@ -16,11 +16,21 @@ from pathlib import Path
 
 import pytest
 
+from grader.answers import Answers
 from grader.api import Fail
+from grader.context import CheckContext
 from grader.course import reference_answers
-from grader.exercises.ex_5_4 import workflow_verdict
+from grader.exercises.ex_5_4 import WORKFLOW, workflow_runs, workflow_verdict
+from ops.dbt_invoke import OpsError
 from ops.workflow_expr import condition, evaluate, interpolate
-from ops.workflow_run import EventRun, StepResult, WorkflowRun, run_workflow, triggered
+from ops.workflow_run import (
+    EventRun,
+    StepResult,
+    WorkflowRun,
+    grading_runner,
+    run_workflow,
+    triggered,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 STARTING = ROOT / "dbt_project" / "ci" / "dbt_ci.yml"
@@ -248,6 +258,26 @@ jobs:
     assert not outside.exists()
 
 
+@pytest.mark.skipif(not shutil.which("bwrap"), reason="bubblewrap is not installed")
+def test_grading_runner_tests_the_last_commit_plus_the_answer_files(tiny_repo: Path):
+    workflow = """
+on: [push, pull_request]
+jobs:
+  j:
+    steps:
+      - run: |
+          [ "$(cat sub/changed.txt)" = before ]   # the instructor's uncommitted files are not used
+          grep -q "a model" dbt_project/models/m.sql
+          git diff --name-only origin/main
+"""
+    run = grading_runner(tiny_repo, time_limit=60, workflow="ci/wf.yml")(
+        {"ci/wf.yml": workflow, "models/m.sql": "a model"})
+    assert run.ok, run.format()
+    assert [r.event for r in run.runs] == ["pull_request", "push"]
+    with pytest.raises(OpsError, match="outside the repository"):
+        grading_runner(tiny_repo, workflow="ci/wf.yml")({"ci/wf.yml": workflow, "../../escape.sql": "x"})
+
+
 def _fingerprint(folder: Path) -> str:
     """Paths, sizes and mtimes of every file under folder (a changed or added file changes it)."""
     digest = hashlib.sha256()
@@ -272,12 +302,15 @@ def _repo_state() -> str:
 def course_runs(tmp_path_factory) -> dict:
     """The shipped starting workflow and the solution workflow, each for pull_request and push."""
     venv_before, repo_before = _fingerprint(Path(sys.prefix)), _repo_state()
-    folder = tmp_path_factory.mktemp("workflows")
-    solution = folder / "dbt_ci.yml"
-    solution.write_text(reference_answers(ROOT).files["ci/dbt_ci.yml"])
-    runs = {"starting": run_workflow(STARTING, ROOT, time_limit=900),
-            "solution": run_workflow(solution, ROOT, time_limit=1200)}
-    return {**runs, "venv_unchanged": _fingerprint(Path(sys.prefix)) == venv_before,
+    starting = run_workflow(STARTING, ROOT, time_limit=900)
+    # the solution runs through 5.4's self-check itself (as check("5.4") runs it)
+    ctx = CheckContext("5.4", Answers(files={WORKFLOW: reference_answers(ROOT).files[WORKFLOW]}), mode="self")
+    try:
+        verdict = f"pass: {workflow_runs(ctx)}"
+    except Fail as failure:
+        verdict = f"fail: {failure.message}"
+    return {"starting": starting, "solution": ctx.cache.get("workflow_run"), "verdict": verdict,
+            "venv_unchanged": _fingerprint(Path(sys.prefix)) == venv_before,
             "repo_unchanged": _repo_state() == repo_before}
 
 
@@ -295,8 +328,9 @@ def test_solution_workflow_runs_every_step(course_runs: dict):
     pr, push = ({s.name: s.status for s in r.steps} for r in run.runs)
     slim = [n for n in pr if n.startswith("Slim CI")]
     assert slim and pr[slim[0]] == "ok" and push[slim[0]] == "skipped"
-    assert workflow_verdict(run).startswith("every step succeeded in a sandbox copy of your repository, for "
-                                            "a pull request into main (")
+    assert course_runs["verdict"].startswith(
+        "pass: every step succeeded in a sandbox copy of your repository, "
+        "for a pull request into main (10 steps ran) and for a push")
 
 
 def test_a_run_changes_neither_the_course_venv_nor_the_repository(course_runs: dict):

@@ -138,8 +138,10 @@ def workflow_verdict(run) -> str:
                 message = f"the workflow failed on {titles[event.event]} at step {i} '{step.name}' " \
                           f"({step.status}: {step.note}){said}"
                 raise Fail(_SANDBOX_PATH.sub("", message), hint=RUN_HINT)
-    runs = [f"{titles[e.event]} ({sum(s.status == 'ok' for s in e.steps)} steps ran, "
-            f"{sum(s.status == 'skipped' for s in e.steps)} skipped)" for e in run.runs]
+    runs = []
+    for e in run.runs:
+        ran, skipped = sum(s.status == "ok" for s in e.steps), sum(s.status == "skipped" for s in e.steps)
+        runs.append(f"{titles[e.event]} ({ran} steps ran" + (f", {skipped} skipped)" if skipped else ")"))
     return "every step succeeded in a sandbox copy of your repository, for " + " and for ".join(runs)
 
 
@@ -155,15 +157,21 @@ def workflow_runs(ctx: CheckContext) -> str:
     from grader.course import repo_root
     from ops.workflow_run import run_workflow
 
+    print("5.4: running your workflow for a pull request and for a push to main in a sandbox copy "
+          "of your repository (a few minutes)...", flush=True)
     with tempfile.TemporaryDirectory(prefix="grader-5_4-") as tmp:
         path = Path(tmp) / "dbt_ci.yml"
         path.write_text(text, encoding="utf-8")
-        return workflow_verdict(run_workflow(path, repo_root(), time_limit=RUN_TIME_LIMIT))
+        run = run_workflow(path, repo_root(), time_limit=RUN_TIME_LIMIT,
+                           overlay={f"dbt_project/{WORKFLOW}": text})
+    ctx.cache["workflow_run"] = run
+    return workflow_verdict(run)
 
 
 def enable_hidden_workflow_check(run, points: float = 2) -> None:
-    """Register `workflow_runs_hidden` (grading only): `run(workflow_text) -> WorkflowRun` runs the
-    submission's workflow on hidden data with a time limit (see ops/README.md). Not enabled by default."""
+    """Register `workflow_runs_hidden` (grading only). `run(answer_files) -> WorkflowRun` runs the
+    submission's workflow with its answer files (dbt_project-relative paths), on hidden data, with a
+    time limit: `ops.workflow_run.grading_runner(...)`. Not enabled by default (see ops/README.md)."""
     if any(c.name == "workflow_runs_hidden" for c in EX.checks):
         return
 
@@ -174,7 +182,7 @@ def enable_hidden_workflow_check(run, points: float = 2) -> None:
         if not all(workflow_checks(text).values()):
             raise Fail("not run: the workflow misses a required step (see workflow_build_and_test, "
                        "workflow_slim_ci)")
-        return workflow_verdict(run(text))
+        return workflow_verdict(run(dict(ctx.answers.files)))
 
 
 def missing_sections(markdown: str) -> list[str]:
