@@ -157,7 +157,7 @@ def workflow_runs(ctx: CheckContext) -> str:
     from grader.course import repo_root
     from ops.workflow_run import run_workflow
 
-    print("5.4: running your workflow for a pull request and for a push to main in a sandbox copy "
+    print("Running your workflow as a pull request into main and as a push to main, in a sandbox copy "
           "of your repository (a few minutes)...", flush=True)
     with tempfile.TemporaryDirectory(prefix="grader-5_4-") as tmp:
         path = Path(tmp) / "dbt_ci.yml"
