@@ -149,7 +149,9 @@ def workflow_verdict(run) -> str:
 def workflow_runs(ctx: CheckContext) -> str:
     """Self-check (no points): the workflow runs for a pull request and a push, every step succeeds."""
     if ctx.is_grading:
-        raise Skip("runs in the intern's self-check; the graded run on hidden data is workflow_runs_hidden")
+        graded = any(c.name == "workflow_runs_hidden" for c in EX.checks)
+        raise Skip("this run is part of your self-check (no points)"
+                   + ("; workflow_runs_hidden runs your workflow on hidden data" if graded else ""))
     text = _answer(ctx, WORKFLOW)
     found = workflow_checks(text)
     if not all(found.values()):
