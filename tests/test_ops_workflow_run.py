@@ -336,3 +336,35 @@ def test_verdict_names_an_event_the_workflow_does_not_run_on():
                              EventRun("push", True, [StepResult("j", "s", "ok")])])
     with pytest.raises(Fail, match="did not run for a pull request into main: the workflow does not run"):
         workflow_verdict(run)
+
+
+def test_hidden_check_is_separate_and_judges_the_graded_run(monkeypatch):
+    from grader.answers import Answers
+    from grader.api import get_exercise
+    from grader.context import CheckContext
+    from grader.course import reference_answers
+    from grader.exercises import ex_5_4
+
+    exercise = get_exercise("5.4")
+    assert "workflow_runs_hidden" not in [c.name for c in exercise.checks], "enabled only by the lead"
+    monkeypatch.setattr(exercise, "checks", list(exercise.checks))
+    received = []
+
+    def graded_run(files: dict[str, str]) -> WorkflowRun:
+        received.append(files)
+        ok = StepResult("dbt", "install", "ok")
+        broken = StepResult("dbt", "dbt build", "failed", note="exit code 1", tail="Database Error in x")
+        return WorkflowRun("wf", [EventRun("pull_request", True, [ok, broken]), EventRun("push", True, [ok])])
+
+    ex_5_4.enable_hidden_workflow_check(graded_run)
+    spec = next(c for c in exercise.checks if c.name == "workflow_runs_hidden")
+    assert spec.points == 2 and not spec.public
+    solution = reference_answers(ROOT).files[ex_5_4.WORKFLOW]
+    ctx = CheckContext("5.4", Answers(files={ex_5_4.WORKFLOW: solution, "models/m.sql": "select 1"}))
+    with pytest.raises(Fail, match="at step 2 'dbt build' .* Database Error in x"):
+        spec.function(ctx)
+    assert received == [{ex_5_4.WORKFLOW: solution, "models/m.sql": "select 1"}]
+    unsolved = CheckContext("5.4", Answers(files={ex_5_4.WORKFLOW: STARTING.read_text()}))
+    with pytest.raises(Fail, match="YOUR CODE HERE"):
+        spec.function(unsolved)
+    assert len(received) == 1, "an unfinished workflow is not run"
