@@ -60,7 +60,7 @@ _GIT = ["git", "-c", "user.name=wf-runner", "-c", "user.email=wf-runner@localhos
 
 @dataclass
 class StepResult:
-    """One step: status is ok, failed, timed out or skipped; note says why or what."""
+    """One step: status is ok, failed, timed out, cancelled or skipped; note says why or what."""
 
     job: str
     name: str
@@ -547,7 +547,8 @@ class _EventRunner:
                     cancelled = True
                 status = partial(_status, failed=failed, cancelled=cancelled)
                 if not condition(step.get("if"), ctx, status):
-                    result.note = ("the run was cancelled (time limit)" if cancelled else
+                    result.status = "cancelled" if cancelled else "skipped"
+                    result.note = ("the time limit was reached before this step" if cancelled else
                                    "an earlier step failed" if failed else
                                    f"if: {str(step.get('if')).strip()} is false")
                     continue
@@ -729,7 +730,8 @@ def format_event(run: EventRun, tail: bool = True) -> str:
                  r[3].ljust(widths[3]), r[4].rjust(widths[4]), r[5]]
         return "  ".join(cells).rstrip()
 
-    counts = {s: sum(1 for x in run.steps if x.status == s) for s in ("ok", "skipped", "failed", "timed out")}
+    statuses = ("ok", "skipped", "failed", "timed out", "cancelled")
+    counts = {s: sum(1 for x in run.steps if x.status == s) for s in statuses}
     verdict = "passed" if run.ok else "FAILED"
     out = [f"{run.event} ({title}): {verdict} in {run.seconds:.1f} s, " +
            ", ".join(f"{n} {s}" for s, n in counts.items() if n), line(head), *map(line, rows)]
