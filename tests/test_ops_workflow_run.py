@@ -368,3 +368,14 @@ def test_hidden_check_is_separate_and_judges_the_graded_run(monkeypatch):
     with pytest.raises(Fail, match="YOUR CODE HERE"):
         spec.function(unsolved)
     assert len(received) == 1, "an unfinished workflow is not run"
+
+
+def test_self_check_runs_nothing_until_the_workflow_is_finished():
+    from grader.answers import Answers
+    from grader.context import CheckContext
+    from grader.exercises.ex_5_4 import WORKFLOW, workflow_runs
+
+    build_only = "on: push\njobs:\n  j:\n    steps:\n      - run: dbt build\n"
+    for text in (STARTING.read_text(), "jobs: [\n", build_only):
+        with pytest.raises(Fail, match="^not run yet: the workflow is not finished"):
+            workflow_runs(CheckContext("5.4", Answers(files={WORKFLOW: text}), mode="self"))

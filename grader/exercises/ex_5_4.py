@@ -152,10 +152,14 @@ def workflow_runs(ctx: CheckContext) -> str:
         graded = any(c.name == "workflow_runs_hidden" for c in EX.checks)
         raise Skip("this run is part of your self-check (no points)"
                    + ("; workflow_runs_hidden runs your workflow on hidden data" if graded else ""))
-    text = _answer(ctx, WORKFLOW)
-    found = workflow_checks(text)
-    if not all(found.values()):
-        raise Fail("not run yet: the workflow still misses a required step (see the checks above)")
+    try:
+        text = _answer(ctx, WORKFLOW)
+        finished = all(workflow_checks(text).values())
+    except Fail:
+        finished = False
+    if not finished:
+        raise Fail("not run yet: the workflow is not finished (the checks above say what it needs)",
+                   hint="when they pass, this check runs every step of your workflow")
     from grader.course import repo_root
     from ops.workflow_run import run_workflow
 
