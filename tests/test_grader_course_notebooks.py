@@ -81,7 +81,8 @@ def reports(tmp_path_factory: pytest.TempPathFactory, release_build) -> dict:
 @pytest.mark.parametrize("ex_id", _graded_exercises())
 def test_solutions_full_marks_and_intern_notebooks_zero(reports: dict, ex_id: str):
     solved = reports["solutions"]["exercises"][ex_id]
-    lost = [(c["name"], c["message"]) for c in solved["checks"] if not c["passed"]]
+    # 0-point checks are self-check feedback only (5.4's workflow_runs skips when grading)
+    lost = [(c["name"], c["message"]) for c in solved["checks"] if not c["passed"] and c["max_points"]]
     assert not lost, lost
     unsolved = reports["edition_unsolved"]
     assert unsolved["status"] == "ok" and not unsolved["problems"], unsolved

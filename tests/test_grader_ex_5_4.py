@@ -36,6 +36,8 @@ def _run(files: dict[str, str]) -> dict[str, str]:
     ctx = CheckContext("5.4", Answers(files=dict(files)), mode="self")
     outcome = {}
     for spec in get_exercise("5.4").checks:
+        if spec.name == "workflow_runs":  # runs the workflow for minutes: tests/test_ops_workflow_run.py
+            continue
         try:
             outcome[spec.name] = f"pass: {spec.function(ctx)}"
         except Fail as failure:

@@ -2,7 +2,8 @@
 
 Answers (solutions/5_4_deployment_strategy.ipynb): ``ci/dbt_ci.yml`` (a GitHub Actions workflow,
 checked with ``ops.workflow_check``: it must parse and have a ``dbt build``, a ``dbt test`` and a
-slim CI step) and ``docs/deployment_strategy.md`` (its required sections are checked by heading;
+slim CI step; the self-check then runs it with ``ops.workflow_run``, as a pull request and as a
+push) and ``docs/deployment_strategy.md`` (its required sections are checked by heading;
 the content is scored by hand). The four questions are manual items. Nothing here needs a
 warehouse, so every auto check is public (the intern's self-check runs them all).
 """
@@ -13,7 +14,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from grader.api import Fail, exercise
+from grader.api import Fail, Skip, exercise
 from grader.context import CheckContext
 
 WORKFLOW = "ci/dbt_ci.yml"
@@ -117,6 +118,77 @@ def workflow_build_and_test(ctx: CheckContext) -> str:
 def workflow_slim_ci(ctx: CheckContext) -> str:
     """The CI workflow has a slim CI step (state:modified+, --defer, --state)."""
     return _require_steps(ctx, "slim_ci")
+
+
+RUN_TIME_LIMIT = 1200.0  # seconds for both events of the self-check's run
+RUN_HINT = "run `python -m ops.workflow_run dbt_project/ci/dbt_ci.yml` to see every step and its output"
+_SANDBOX_PATH = re.compile(r"/\S*?/wf-run-[^/\s]+/(?:pull_request|push)/(?:repo/?)?")
+
+
+def workflow_verdict(run) -> str:
+    """Pass message of an ops.workflow_run.WorkflowRun; Fail naming the first failed step and its output."""
+    titles = {"pull_request": "a pull request into main", "push": "a push to main"}
+    for event in run.runs:
+        if not event.triggered or event.reason:
+            raise Fail(f"the workflow did not run for {titles[event.event]}: {event.reason}")
+        for i, step in enumerate(event.steps, start=1):
+            if not step.ok:
+                output = [line.strip() for line in step.tail.splitlines() if line.strip()][-3:]
+                said = f"; its last output: {' / '.join(output)}" if output else ""
+                message = f"the workflow failed on {titles[event.event]} at step {i} '{step.name}' " \
+                          f"({step.status}: {step.note}){said}"
+                raise Fail(_SANDBOX_PATH.sub("", message), hint=RUN_HINT)
+    runs = []
+    for e in run.runs:
+        ran, skipped = sum(s.status == "ok" for s in e.steps), sum(s.status == "skipped" for s in e.steps)
+        runs.append(f"{titles[e.event]} ({ran} steps ran" + (f", {skipped} skipped)" if skipped else ")"))
+    return "every step succeeded in a sandbox copy of your repository, for " + " and for ".join(runs)
+
+
+@EX.check("workflow_runs", points=0, public=True, hint=RUN_HINT)
+def workflow_runs(ctx: CheckContext) -> str:
+    """Self-check (no points): the workflow runs for a pull request and a push, every step succeeds."""
+    if ctx.is_grading:
+        graded = any(c.name == "workflow_runs_hidden" for c in EX.checks)
+        raise Skip("this run is part of your self-check (no points)"
+                   + ("; workflow_runs_hidden runs your workflow on hidden data" if graded else ""))
+    try:
+        text = _answer(ctx, WORKFLOW)
+        finished = all(workflow_checks(text).values())
+    except Fail:
+        finished = False
+    if not finished:
+        raise Fail("not run yet: the workflow is not finished (the checks above say what it needs)",
+                   hint="when they pass, this check runs every step of your workflow")
+    from grader.course import repo_root
+    from ops.workflow_run import run_workflow
+
+    print("Running your workflow as a pull request into main and as a push to main, in a sandbox copy "
+          "of your repository (a few minutes)...", flush=True)
+    with tempfile.TemporaryDirectory(prefix="grader-5_4-") as tmp:
+        path = Path(tmp) / "dbt_ci.yml"
+        path.write_text(text, encoding="utf-8")
+        run = run_workflow(path, repo_root(), time_limit=RUN_TIME_LIMIT,
+                           overlay={f"dbt_project/{WORKFLOW}": text})
+    ctx.cache["workflow_run"] = run
+    return workflow_verdict(run)
+
+
+def enable_hidden_workflow_check(run, points: float = 2) -> None:
+    """Register `workflow_runs_hidden` (grading only). `run(answer_files) -> WorkflowRun` runs the
+    submission's workflow with its answer files (dbt_project-relative paths), on hidden data, with a
+    time limit: `ops.workflow_run.grading_runner(...)`. Not enabled by default (see ops/README.md)."""
+    if any(c.name == "workflow_runs_hidden" for c in EX.checks):
+        return
+
+    @EX.check("workflow_runs_hidden", points=points, hint=RUN_HINT)
+    def workflow_runs_hidden(ctx: CheckContext) -> str:
+        """The workflow runs on hidden data for a pull request and a push; every step succeeds."""
+        text = ctx.require_answer_file(WORKFLOW)
+        if not all(workflow_checks(text).values()):
+            raise Fail("not run: the workflow misses a required step (see workflow_build_and_test, "
+                       "workflow_slim_ci)")
+        return workflow_verdict(run(dict(ctx.answers.files)))
 
 
 def missing_sections(markdown: str) -> list[str]:
