@@ -164,7 +164,8 @@ def test_show_dag_draws_every_model(tiny_repo: Path):
     assert {"stg_orders", "stg_customers", "mart_customers", "staging", "marts"} <= labels
 
 
-def test_locked_warehouse_is_a_one_line_error_naming_the_process(tiny_repo: Path):
+def test_locked_warehouse_is_a_one_line_error_naming_the_process(tiny_repo: Path, monkeypatch):
+    monkeypatch.setenv("VB_LOCK_WAIT", "0.5")
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
          "print('ready', flush=True); time.sleep(60)", str(paths.warehouse_path())],
@@ -174,10 +175,12 @@ def test_locked_warehouse_is_a_one_line_error_naming_the_process(tiny_repo: Path
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(nh.HelperError) as raised:
             nh.query("select 1")
-        assert f"in use by process {holder.pid}" in str(raised.value) and "\n" not in str(raised.value)
+        message = str(raised.value)
+        assert f"in use by process {holder.pid} (python -c ...); waited 0.5 s" in message
+        assert "\n" not in message and "re-run this cell" in message
         result = nh.dbt("run -s stg_orders", quiet=True)
         assert not result.success
-        assert result.summary().splitlines()[-1] == str(raised.value)
+        assert result.summary().splitlines()[-1].strip() == message
     finally:
         holder.kill()
         holder.wait()
