@@ -78,8 +78,9 @@ def lock_message(error: BaseException, waited: float | None = None) -> str:
     )
 
 
-def _open_with_retry(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    """``duckdb.connect``; while another process holds the file, retry with backoff (bounded)."""
+def open_waiting(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect(path)``; while another process holds the file, retry with backoff for up
+    to ``VB_LOCK_WAIT`` seconds, then raise :class:`HelperError` naming it (not registered)."""
     budget = lock_wait_seconds()
     deadline = time.monotonic() + budget
     delay = _FIRST_RETRY
@@ -104,7 +105,7 @@ def connect(read_only: bool = False, must_exist: bool = True) -> duckdb.DuckDBPy
         raise HelperError(
             f"The warehouse {path} does not exist yet: run `make lab` (or `%dbt build`) first."
         )
-    con = _open_with_retry(path, read_only)
+    con = open_waiting(path, read_only)
     _OPEN.add(con)
     return con
 
@@ -117,7 +118,7 @@ def wait_until_free() -> None:
     """
     path = warehouse_path()
     if path.exists():
-        _open_with_retry(path, read_only=False).close()
+        open_waiting(path, read_only=False).close()
 
 
 @contextmanager

@@ -97,8 +97,9 @@ class LazyWarehouse:
 
 
 class _Replay:
-    """A result set's cursor after its connection was closed: re-runs the query on first use
-    (on the reconnected connection) and skips the rows the result set already holds."""
+    """A result set's cursor after its connection was closed: on first use, a cursor of the
+    reconnected connection; it re-runs the query and skips the rows the result set already
+    holds when more rows are wanted (``DataFrame()`` re-runs the query itself)."""
 
     def __init__(self, result_set: Any) -> None:
         self._rs = result_set
@@ -112,9 +113,15 @@ class _Replay:
         if name.startswith("__"):
             raise AttributeError(name)
         if self._cursor is None:
-            cursor = self._rs._conn.raw_execute(self._rs._statement)
-            if self._rs._results:
-                cursor.fetchmany(len(self._rs._results))
+            rs = self._rs
+            if rs._done_fetching():
+                cursor = rs._conn._connection.cursor()
+                if rs._conn.is_dbapi_connection:
+                    cursor.execute("SET python_scan_all_frames=true")
+            else:
+                cursor = rs._conn.raw_execute(rs._statement)
+                if rs._results:
+                    cursor.fetchmany(len(rs._results))
             self._cursor = cursor
         return getattr(self._cursor, name)
 
@@ -150,10 +157,14 @@ def _park_result_sets(conn: Any) -> None:
     from sql.run.resultset import _statement_is_select
 
     for rs in list(getattr(conn, "_result_sets", [])):
-        if isinstance(rs._sqlaproxy, _Replay):
+        if isinstance(rs._sqlaproxy, _Replay):  # parked before, maybe used since: park again
+            rs._sqlaproxy.close()
+            rs._sqlaproxy._cursor = None
             continue
         done = rs._done_fetching()
-        if not done and rs._statement and _statement_is_select(rs._statement):
+        if done and not conn.is_dbapi_connection:
+            continue  # SQLAlchemy: DataFrame() uses the connection, not this cursor
+        if rs._statement and _statement_is_select(rs._statement):
             try:
                 rs._sqlaproxy.close()
             except Exception:  # noqa: BLE001 - closed already
