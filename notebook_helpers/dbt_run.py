@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import os
 import shlex
+import sys
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
@@ -41,6 +42,8 @@ def release_dbt_duckdb(only_if_open: bool = False) -> None:
 
     ``only_if_open``: do nothing (cheaply) unless dbt-duckdb still holds a database.
     """
+    if only_if_open and "dbt.adapters.duckdb.connections" not in sys.modules:
+        return  # dbt never ran in this process
     try:
         from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
         from dbt.adapters.factory import reset_adapters

@@ -189,3 +189,32 @@ def test_locked_warehouse_is_a_one_line_error_naming_the_process(tiny_repo: Path
 def test_not_done_yet_prints_and_returns_none(capsys):
     assert nh.not_done_yet("write the model") is None
     assert capsys.readouterr().out == "Not done yet: write the model\n"
+
+
+def test_release_idle_frees_the_warehouse_and_the_next_use_reconnects(tiny_repo: Path):
+    from notebook_helpers import connections
+
+    con = connections.connect()
+    con.execute("select 1").fetchall()
+    connections.release_idle()
+    assert _other_process_can_write(paths.warehouse_path()).returncode == 0
+    assert nh.query("select count(*) as n from stg_orders")["n"].tolist() == [100]
+
+
+def test_writefile_replaces_the_file_whole_or_not_at_all(tmp_path: Path, monkeypatch, capsys):
+    from notebook_helpers.magics import _writefile_magic
+
+    answer = tmp_path / "models" / "answer.sql"
+    _writefile_magic(str(answer), "select 1\n")
+    _writefile_magic(f"-a {answer}", "union all select 2\n")
+    assert answer.read_text() == "select 1\nunion all select 2\n"
+    assert capsys.readouterr().out.splitlines() == [f"Writing {answer}", f"Appending to {answer}"]
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("notebook_helpers.magics.os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _writefile_magic(str(answer), "select 'half written'\n")
+    assert answer.read_text() == "select 1\nunion all select 2\n"
+    assert sorted(p.name for p in answer.parent.iterdir()) == ["answer.sql"], "no temporary file left"
