@@ -110,17 +110,6 @@ def connect(read_only: bool = False, must_exist: bool = True) -> duckdb.DuckDBPy
     return con
 
 
-def wait_until_free() -> None:
-    """Return once this process can open the warehouse for writing (then close it again).
-
-    Used before dbt runs: dbt-duckdb does not wait for a lock, it fails at once. Raises
-    :class:`HelperError` naming the other process after ``VB_LOCK_WAIT`` seconds.
-    """
-    path = warehouse_path()
-    if path.exists():
-        open_waiting(path, read_only=False).close()
-
-
 @contextmanager
 def short_connection() -> Iterator[duckdb.DuckDBPyConnection]:
     """A warehouse connection that is closed (lock released) when the block ends."""

@@ -19,6 +19,7 @@ import os
 import shlex
 import sys
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -32,9 +33,8 @@ from notebook_helpers.paths import dbt_project_dir
 
 _QUIET = ["--log-level", "none", "--no-use-colors"]
 _last: dict[str, DbtResult | None] = {"result": None}
-# dbt commands that never open the warehouse (no need to wait for its lock)
-_NO_WAREHOUSE = {"parse", "ls", "list", "deps", "clean", "init", "debug", "--help", "--version"}
-_REINTERRUPT_SECONDS = 0.05
+_REINTERRUPT_SECONDS = 0.05  # while an interrupted dbt winds down: interrupt its queries this often
+_FIRST_DBT_RETRY = 0.2  # seconds before dbt is retried on a warehouse another process holds
 
 
 def release_dbt_duckdb(only_if_open: bool = False) -> None:
@@ -229,6 +229,25 @@ def _count_rows(nodes: list[NodeResult], relations: dict[str, str]) -> list[Node
     return counted
 
 
+def _invoke_waiting(argv: list[str], progress: _Progress) -> tuple[Any, list[str], float]:
+    """:func:`_invoke`; while another process holds the warehouse (dbt-duckdb fails at once, before
+    any node), retry with backoff for up to ``VB_LOCK_WAIT`` seconds. Returns the seconds waited
+    (0 unless it gave up waiting)."""
+    budget = connections.lock_wait_seconds()
+    deadline = time.monotonic() + budget
+    delay = _FIRST_DBT_RETRY
+    while True:
+        res, warnings = _invoke(argv, progress)
+        locked = res.exception is not None and connections.is_lock_error(res.exception)
+        if not locked or progress.started:
+            return res, warnings, 0.0
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return res, warnings, budget
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, 1.0)
+
+
 def _interrupted_nodes(progress: _Progress) -> tuple[list[NodeResult], list[str]]:
     """Nodes of an interrupted run (from dbt's events) and one note per node cut short."""
     from notebook_helpers.dbt_project import relation_exists
@@ -266,15 +285,15 @@ def _run(argv: list[str]) -> DbtResult:
     """Run dbt (waiting for another process's lock first); KeyboardInterrupt is reported, not raised."""
     progress = _Progress()
     try:
-        if argv[0] not in _NO_WAREHOUSE:
-            connections.wait_until_free()
-        res, warnings = _invoke(argv, progress)
+        res, warnings, waited = _invoke_waiting(argv, progress)
         if not isinstance(res.exception, KeyboardInterrupt):
             nodes, depends = _nodes(res)
             nodes = stable_order(_count_rows(nodes, _relations(res)), depends)
             error = None
             if res.exception is not None:
                 error = str(res.exception)
+                if waited:
+                    error = connections.lock_message(res.exception, waited)
             listed = [str(x) for x in res.result] if isinstance(res.result, list) else []
             return DbtResult(argv, bool(res.success), nodes, error, warnings, sorted(listed))
     except KeyboardInterrupt:
@@ -298,7 +317,7 @@ def run_dbt(args: str | Sequence[str], quiet: bool = False) -> DbtResult:
 
     Every DuckDB lock the kernel holds (``%sql``, helper connections) is released first;
     ``%sql`` is reconnected afterwards. Per-node execution seconds: ``result.timings``.
-    When another process holds the warehouse, waits up to ``VB_LOCK_WAIT`` seconds first.
+    When another process holds the warehouse, dbt is retried for up to ``VB_LOCK_WAIT`` seconds.
     Interrupted (stop button): prints what was left as it was, then raises :class:`Interrupted`
     so the rest of the cell does not run; the warehouse lock is released either way.
     """
