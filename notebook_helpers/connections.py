@@ -147,6 +147,8 @@ def release_idle(*_: object) -> None:
     """
     from notebook_helpers import dbt_run, sqlmagic
 
-    sqlmagic.detach()
-    _close_registered()
-    dbt_run.release_dbt_duckdb(only_if_open=True)
+    for step in (sqlmagic.detach, _close_registered, lambda: dbt_run.release_dbt_duckdb(only_if_open=True)):
+        try:
+            step()
+        except Exception:  # noqa: BLE001, S112 - a hook must never break the notebook; the next one retries
+            continue
