@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from notebook_helpers.connections import short_connection
+from notebook_helpers.connections import interruptible, short_connection
 from notebook_helpers.errors import HelperError
 
 # extra_info keys worth showing: they explain where rows come from (no estimates, no timings)
@@ -31,7 +31,9 @@ def query(sql: str) -> pd.DataFrame:
     """Run ``sql`` on the warehouse and return a DataFrame (the connection is closed after)."""
     with short_connection() as con:
         try:
-            return con.execute(sql).df()
+            return interruptible(con, lambda: con.execute(sql).df())
+        except HelperError:
+            raise
         except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback
             raise _failed(error) from None
 
@@ -74,7 +76,9 @@ def profile(sql: str, show: bool = True) -> pd.DataFrame:
         con.execute("PRAGMA enable_profiling = 'json'")
         con.execute(f"SET profiling_output = '{out}'")
         try:
-            con.execute(sql).fetchall()
+            interruptible(con, lambda: con.execute(sql).fetchall())
+        except HelperError:
+            raise
         except Exception as error:  # noqa: BLE001
             raise _failed(error) from None
         finally:
@@ -114,7 +118,9 @@ def _time(con: Any, sql: str, runs: int) -> Timing:
     for _ in range(runs):
         start = time.perf_counter()
         try:
-            con.execute(sql).fetchall()
+            interruptible(con, lambda: con.execute(sql).fetchall())
+        except HelperError:
+            raise
         except Exception as error:  # noqa: BLE001
             raise _failed(error) from None
         times.append(time.perf_counter() - start)
