@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -109,36 +108,6 @@ def connect(read_only: bool = False, must_exist: bool = True) -> duckdb.DuckDBPy
     con = open_waiting(path, read_only)
     _OPEN.add(con)
     return con
-
-
-def interruptible(con: duckdb.DuckDBPyConnection, work: Callable[[], object]) -> object:
-    """``work()`` (DuckDB calls on ``con``) in a helper thread, so the stop button works.
-
-    In a Jupyter kernel a query running in the main thread does not notice the interrupt until
-    it ends; here the main thread waits, and on KeyboardInterrupt interrupts ``con``'s query
-    and raises :class:`HelperError` ("Query interrupted") once it has stopped.
-    """
-    outcome: dict[str, object] = {}
-
-    def run() -> None:
-        try:
-            outcome["value"] = work()
-        except BaseException as error:  # noqa: BLE001 - handed to the waiting thread
-            outcome["error"] = error
-
-    worker = threading.Thread(target=run, name="vb-query", daemon=True)
-    worker.start()
-    try:
-        while worker.is_alive():
-            worker.join(0.5)
-    except KeyboardInterrupt:
-        while worker.is_alive():
-            con.interrupt()
-            worker.join(0.05)
-        raise HelperError("Query interrupted: nothing was changed.") from None
-    if "error" in outcome:
-        raise outcome["error"]  # type: ignore[misc]
-    return outcome.get("value")
 
 
 @contextmanager

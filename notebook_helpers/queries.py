@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from notebook_helpers.connections import interruptible, short_connection
+from notebook_helpers.connections import short_connection
 from notebook_helpers.errors import HelperError
 
 # extra_info keys worth showing: they explain where rows come from (no estimates, no timings)
@@ -31,9 +31,7 @@ def query(sql: str) -> pd.DataFrame:
     """Run ``sql`` on the warehouse and return a DataFrame (the connection is closed after)."""
     with short_connection() as con:
         try:
-            return interruptible(con, lambda: con.execute(sql).df())
-        except HelperError:
-            raise
+            return con.execute(sql).df()
         except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback
             raise _failed(error) from None
 
@@ -76,9 +74,7 @@ def profile(sql: str, show: bool = True) -> pd.DataFrame:
         con.execute("PRAGMA enable_profiling = 'json'")
         con.execute(f"SET profiling_output = '{out}'")
         try:
-            interruptible(con, lambda: con.execute(sql).fetchall())
-        except HelperError:
-            raise
+            con.execute(sql).fetchall()
         except Exception as error:  # noqa: BLE001
             raise _failed(error) from None
         finally:
@@ -118,9 +114,7 @@ def _time(con: Any, sql: str, runs: int) -> Timing:
     for _ in range(runs):
         start = time.perf_counter()
         try:
-            interruptible(con, lambda: con.execute(sql).fetchall())
-        except HelperError:
-            raise
+            con.execute(sql).fetchall()
         except Exception as error:  # noqa: BLE001
             raise _failed(error) from None
         times.append(time.perf_counter() - start)

@@ -188,16 +188,3 @@ def test_interrupted_dbt_build_keeps_the_model_and_frees_the_warehouse(kernels, 
     finally:
         model.unlink(missing_ok=True)
 
-
-def test_interrupted_query_is_one_line_and_the_next_cell_works(kernels, course: Path):
-    a, _ = kernels
-    msg_id = a.submit(f"query({SLOW_SQL!r})")
-    time.sleep(2)
-    a.manager.interrupt_kernel()
-    reply = a.collect(msg_id, timeout=120)
-    assert reply.status == "error", reply
-    assert reply.errors == ["HelperError: Query interrupted: nothing was changed."], reply
-    _assert_free(course)
-    assert "20000" in a.ok(f"%sql select count(*) as n from {MODEL}").replace(",", "")
-    _assert_free(course)
-
