@@ -181,6 +181,9 @@ def test_locked_warehouse_is_a_one_line_error_naming_the_process(tiny_repo: Path
         result = nh.dbt("run -s stg_orders", quiet=True)
         assert not result.success
         assert result.summary().splitlines()[-1].strip() == message
+        from grader.selfcheck import selfcheck_lines
+
+        assert selfcheck_lines("5.1") == [f"Exercise 5.1: {message}"]  # one line, not one per check
     finally:
         holder.kill()
         holder.wait()
