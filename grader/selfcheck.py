@@ -40,6 +40,19 @@ def _release_notebook_connections() -> None:
     release_all()
 
 
+def _open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """The warehouse, read-only; waits a few seconds for another process's lock (as notebooks do)."""
+    try:
+        from notebook_helpers.connections import open_waiting
+        from notebook_helpers.errors import HelperError
+    except ImportError:
+        return duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return open_waiting(warehouse, read_only=True)
+    except HelperError as error:
+        raise duckdb.IOException(str(error)) from None
+
+
 def _own_answers(project: Path) -> Answers:
     answers = Answers()
     for top in ALLOWED_TOP_DIRS:
@@ -66,12 +79,24 @@ def selfcheck_lines(exercise_id: str) -> list[str]:
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     _release_notebook_connections()
     holder: dict[str, duckdb.DuckDBPyConnection] = {}
+    failed: list[duckdb.Error] = []  # a warehouse in use is waited for once, not once per check
 
     def connect() -> duckdb.DuckDBPyConnection:
+        if failed:
+            raise failed[0]
         if "con" not in holder:
-            holder["con"] = duckdb.connect(str(warehouse), read_only=True)
+            try:
+                holder["con"] = _open_read_only(warehouse)
+            except duckdb.Error as error:
+                failed.append(error)
+                raise
         return holder["con"]
 
+    try:
+        connect()
+    except duckdb.Error as error:  # in use by another process: one line, not one per check
+        if "lock" in str(error).lower() or "in use by" in str(error):
+            return [f"Exercise {exercise.id}: {str(error).splitlines()[0]}"]
     ctx = CheckContext(exercise.id, _own_answers(project), mode="self", connect=connect, manifest=manifest)
     lines = [f"Exercise {exercise.id} ({exercise.title}): self-check of {len(public)} public check(s)"]
     passed = 0

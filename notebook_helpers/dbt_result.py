@@ -55,6 +55,8 @@ class DbtResult:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     listed: list[str] = field(default_factory=list)
+    interrupted: bool = False  # the cell was interrupted while dbt ran
+    notes: list[str] = field(default_factory=list)  # what an interrupt left as it was
 
     @property
     def timings(self) -> dict[str, float]:
@@ -78,15 +80,17 @@ class DbtResult:
         for n in self.nodes:
             counts[n.status] = counts.get(n.status, 0) + 1
         tally = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-        verdict = "OK" if self.success else "FAILED"
+        verdict = "INTERRUPTED" if self.interrupted else "OK" if self.success else "FAILED"
         lines.append(f"{command}: {verdict}" + (f" ({tally})" if tally else ""))
-        if not self.nodes and not self.listed and self.error is None and self.args[:1] != ["parse"]:
+        if (not self.nodes and not self.listed and self.error is None and self.args[:1] != ["parse"]
+                and not self.interrupted):
             lines.append("  nothing was selected: check the model name after -s")
         width = max((len(short_name(n.name)) for n in self.nodes), default=0)
         status_width = max((len(n.status) for n in self.nodes), default=0)
         for n in self.nodes:
             lines.append(n.line(width, status_width))
         lines.extend(f"  {item}" for item in self.listed)
+        lines.extend(self.notes)
         for warning in self.warnings:
             lines.append(f"warning: {warning}")
         for n in self.failed:
@@ -104,7 +108,7 @@ class DbtResult:
         return text
 
     def __repr__(self) -> str:
-        verdict = "success" if self.success else "failed"
+        verdict = "interrupted" if self.interrupted else "success" if self.success else "failed"
         return f"<DbtResult {' '.join(self.args)!r}: {verdict}, {len(self.nodes)} nodes>"
 
 

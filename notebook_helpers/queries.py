@@ -19,13 +19,21 @@ from notebook_helpers.errors import HelperError
 _KEY_INFO = ("Join Type", "Conditions", "Table", "Text", "Filters", "Groups", "Aggregates", "Function")
 
 
+def _failed(error: Exception) -> HelperError:
+    """The one-line error for a query that failed or was interrupted (stop button)."""
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    if "interrupted" in first.lower():
+        return HelperError("Query interrupted: nothing was changed.")
+    return HelperError(f"Query failed: {first}")
+
+
 def query(sql: str) -> pd.DataFrame:
     """Run ``sql`` on the warehouse and return a DataFrame (the connection is closed after)."""
     with short_connection() as con:
         try:
             return con.execute(sql).df()
         except Exception as error:  # noqa: BLE001 - one clear line instead of a traceback
-            raise HelperError(f"Query failed: {str(error).splitlines()[0]}") from None
+            raise _failed(error) from None
 
 
 def _rows(op: dict[str, Any]) -> int:
@@ -68,7 +76,7 @@ def profile(sql: str, show: bool = True) -> pd.DataFrame:
         try:
             con.execute(sql).fetchall()
         except Exception as error:  # noqa: BLE001
-            raise HelperError(f"Query failed: {str(error).splitlines()[0]}") from None
+            raise _failed(error) from None
         finally:
             con.execute("PRAGMA disable_profiling")
         tree = json.loads(out.read_text())
@@ -108,7 +116,7 @@ def _time(con: Any, sql: str, runs: int) -> Timing:
         try:
             con.execute(sql).fetchall()
         except Exception as error:  # noqa: BLE001
-            raise HelperError(f"Query failed: {str(error).splitlines()[0]}") from None
+            raise _failed(error) from None
         times.append(time.perf_counter() - start)
     return Timing(statistics.median(times), times)
 

@@ -164,7 +164,8 @@ def test_show_dag_draws_every_model(tiny_repo: Path):
     assert {"stg_orders", "stg_customers", "mart_customers", "staging", "marts"} <= labels
 
 
-def test_locked_warehouse_is_a_one_line_error_naming_the_process(tiny_repo: Path):
+def test_locked_warehouse_is_a_one_line_error_naming_the_process(tiny_repo: Path, monkeypatch):
+    monkeypatch.setenv("VB_LOCK_WAIT", "0.5")
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
          "print('ready', flush=True); time.sleep(60)", str(paths.warehouse_path())],
@@ -174,10 +175,15 @@ def test_locked_warehouse_is_a_one_line_error_naming_the_process(tiny_repo: Path
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(nh.HelperError) as raised:
             nh.query("select 1")
-        assert f"in use by process {holder.pid}" in str(raised.value) and "\n" not in str(raised.value)
+        message = str(raised.value)
+        assert f"in use by process {holder.pid} (python -c ...); waited 0.5 s" in message
+        assert "\n" not in message and "re-run this cell" in message
         result = nh.dbt("run -s stg_orders", quiet=True)
         assert not result.success
-        assert result.summary().splitlines()[-1] == str(raised.value)
+        assert result.summary().splitlines()[-1].strip() == message
+        from grader.selfcheck import selfcheck_lines
+
+        assert selfcheck_lines("5.1") == [f"Exercise 5.1: {message}"]  # one line, not one per check
     finally:
         holder.kill()
         holder.wait()
@@ -186,3 +192,32 @@ def test_locked_warehouse_is_a_one_line_error_naming_the_process(tiny_repo: Path
 def test_not_done_yet_prints_and_returns_none(capsys):
     assert nh.not_done_yet("write the model") is None
     assert capsys.readouterr().out == "Not done yet: write the model\n"
+
+
+def test_release_idle_frees_the_warehouse_and_the_next_use_reconnects(tiny_repo: Path):
+    from notebook_helpers import connections
+
+    con = connections.connect()
+    con.execute("select 1").fetchall()
+    connections.release_idle()
+    assert _other_process_can_write(paths.warehouse_path()).returncode == 0
+    assert nh.query("select count(*) as n from stg_orders")["n"].tolist() == [100]
+
+
+def test_writefile_replaces_the_file_whole_or_not_at_all(tmp_path: Path, monkeypatch, capsys):
+    from notebook_helpers.magics import _writefile_magic
+
+    answer = tmp_path / "models" / "answer.sql"
+    _writefile_magic(str(answer), "select 1\n")
+    _writefile_magic(f"-a {answer}", "union all select 2\n")
+    assert answer.read_text() == "select 1\nunion all select 2\n"
+    assert capsys.readouterr().out.splitlines() == [f"Writing {answer}", f"Appending to {answer}"]
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("notebook_helpers.magics.os.replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        _writefile_magic(str(answer), "select 'half written'\n")
+    assert answer.read_text() == "select 1\nunion all select 2\n"
+    assert sorted(p.name for p in answer.parent.iterdir()) == ["answer.sql"], "no temporary file left"
