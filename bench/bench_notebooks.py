@@ -31,15 +31,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# What a notebook needs to run (same list as tests/conftest.py's WORKSPACE_PARTS).
-WORKSPACE_PARTS = (
-    "dbt_project", "datasets", "solutions", "notebooks",
-    "notebook_helpers", "grader", "ops", "stakeholder_docs",
-)
-SKIP_NAMES = ("__pycache__", ".ipynb_checkpoints", "target", "logs", "*.duckdb", "*.duckdb.wal", "*.tmp")
-VB_VARS = (
-    "VB_DUCKDB_PATH", "VB_WAREHOUSE_DIR", "VB_PROD_DUCKDB_PATH", "VB_RAW_DIR", "VB_TARGET", "VB_REPO_ROOT",
-)
+# The same scratch copy as the test suite's (tests/conftest.py): workspace parts, the built warehouse
+# with its raw-data views re-pointed at the copy, an environment without VB_* overrides.
+sys.path.insert(0, str(REPO / "tests"))
+from conftest import copy_workspace, scratch_env  # noqa: E402
 
 # Runs in a child process so that RUSAGE_CHILDREN covers the kernel and everything it started.
 EXECUTE = """
@@ -77,28 +72,6 @@ def pick(folder: Path, prefixes: list[str]) -> list[Path]:
         fail(f"no notebook in {folder.name}/ starts with {', '.join(unknown)} "
              f"(have: {', '.join(p.stem for p in every)})")
     return chosen
-
-
-def copy_workspace(dest: Path, warehouse: Path) -> None:
-    """The parts of the repo a notebook reads or writes, plus a copy of the built warehouse."""
-    for part in WORKSPACE_PARTS:
-        if (REPO / part).is_dir():
-            shutil.copytree(REPO / part, dest / part, ignore=shutil.ignore_patterns(*SKIP_NAMES))
-    for name in ("pyproject.toml", "requirements.txt"):
-        shutil.copy2(REPO / name, dest / name)
-    target = dest / "dbt_project" / "warehouse" / "dev.duckdb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(warehouse, target)
-
-
-def scratch_env(root: Path) -> dict[str, str]:
-    """The scratch copy's own packages and HOME, default paths (no VB_* overrides), no telemetry."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in VB_VARS and k != "MPLBACKEND" and not k.startswith("JUPYTER")}
-    (root / "home").mkdir(exist_ok=True)
-    env.update(PYTHONPATH=str(root), HOME=str(root / "home"), PLOOMBER_STATS_ENABLED="false",
-               DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1", PYTHONDONTWRITEBYTECODE="1")
-    return env
 
 
 def cpu_seconds() -> float:
