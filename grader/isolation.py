@@ -32,6 +32,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from grader.dbt_runner import QUIET_ENV
+
 # force a weaker level (tests, debugging): uid | bubblewrap | rlimits-only
 ENV_OVERRIDE = "VB_GRADER_ISOLATION"
 LEVELS = ("bubblewrap+uid", "bubblewrap", "uid", "rlimits-only")
@@ -42,14 +44,7 @@ PROCESSES = 256
 UID_BASE = 1_000_000  # worker uid = UID_BASE + pid of the trusted process (unique while it lives)
 WORKER_MODULES = ("__init__.py", "isolation.py", "untrusted.py", "dbt_runner.py", "sandbox.py",
                   "workspace.py")
-TELEMETRY_OFF = {
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    "DO_NOT_TRACK": "1",
-    "PLOOMBER_STATS_ENABLED": "false",
-    "DBT_PARTIAL_PARSE": "true",
-    "DBT_USE_COLORS": "false",
-    "DBT_PRINTER_WIDTH": "100",
-}
+TELEMETRY_OFF = QUIET_ENV  # the same quiet dbt environment as the in-process runner
 WARNING = ("WARNING: grading untrusted submissions without isolation (not root and no bubblewrap): "
            "submitted code runs as you and can read your files; install bubblewrap or grade as root")
 

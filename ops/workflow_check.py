@@ -67,8 +67,8 @@ def _commands(script: str) -> list[list[str]]:
     return [c for c in commands if c]
 
 
-def load_steps(path: str | Path) -> tuple[dict, list[Step]]:
-    """Parse the workflow; return (workflow, steps of every job in order)."""
+def load_workflow(path: str | Path) -> dict:
+    """Parse a workflow file; OpsError with a one-line message when it is not one."""
     p = Path(path)
     if not p.is_file():
         raise OpsError(f"workflow file {p} not found: pass the path of your .yml workflow")
@@ -80,6 +80,12 @@ def load_steps(path: str | Path) -> tuple[dict, list[Step]]:
         raise OpsError(f"{p} is not valid YAML{where}: fix the indentation/quoting there") from exc
     if not isinstance(workflow, dict) or not isinstance(workflow.get("jobs"), dict) or not workflow["jobs"]:
         raise OpsError(f"{p} has no 'jobs:' mapping: a GitHub Actions workflow needs jobs with steps")
+    return workflow
+
+
+def load_steps(path: str | Path) -> tuple[dict, list[Step]]:
+    """Parse the workflow; return (workflow, steps of every job in order)."""
+    workflow = load_workflow(path)
     steps = []
     for job_id, job in workflow["jobs"].items():
         job = job or {}

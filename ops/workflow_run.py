@@ -39,9 +39,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-import yaml
-
 from ops.dbt_invoke import OpsError, cli_main
+from ops.workflow_check import load_workflow
 from ops.workflow_expr import ExprError, condition, interpolate, to_str
 
 EVENTS = ("pull_request", "push")
@@ -216,22 +215,6 @@ def _clone(origin: Path, dest: Path, event: str) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------- workflow
-
-
-def load_workflow(path: str | Path) -> dict:
-    """Parse a workflow file; OpsError with a one-line message when it is not one."""
-    p = Path(path)
-    if not p.is_file():
-        raise OpsError(f"workflow file {p} not found: pass the path of your .yml workflow")
-    try:
-        workflow = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise OpsError(f"{p} is not valid YAML{where}: fix the indentation/quoting there") from exc
-    if not isinstance(workflow, dict) or not isinstance(workflow.get("jobs"), dict) or not workflow["jobs"]:
-        raise OpsError(f"{p} has no 'jobs:' mapping: a GitHub Actions workflow needs jobs with steps")
-    return workflow
 
 
 def _as_list(value: object) -> list[str]:
