@@ -47,10 +47,11 @@ class Answers:
                    dict(data.get("origins", {})), dict(data.get("refused", {})))
 
     def files_of(self, exercise_id: str) -> dict[str, str]:
-        """Answer files written by the notebook of one exercise (file name starts with ``5_1`` etc.)."""
+        """Answer files written by the notebook of one exercise (file name starts with ``5_1``, ``5_bonus``
+        or ``bonus`` etc.)."""
         prefix = exercise_id.replace(".", "_")
         return {p: t for p, t in self.files.items()
-                if self.origins.get(p, "").rsplit("/", 1)[-1].startswith(prefix)}
+                if self.origins.get(p, "").rsplit("/", 1)[-1].startswith((prefix, f"5_{prefix}"))}
 
 
 def check_project_path(path: str) -> str:

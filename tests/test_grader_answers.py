@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.answers import answers_from_notebooks, check_project_path, strip_solution_markers
+from grader.answers import Answers, answers_from_notebooks, check_project_path, strip_solution_markers
 from grader.submissions import discover
 
 FIXTURES = Path(__file__).parent / "fixtures" / "submissions"
@@ -47,6 +47,14 @@ def test_last_writefile_wins_and_append_and_prose():
 def test_bad_paths_are_refused_with_a_reason(path: str, fragment: str):
     with pytest.raises(ValueError, match=fragment):
         check_project_path(path)
+
+
+def test_files_of_finds_the_bonus_notebook_by_its_course_name():
+    answers = Answers(files={"models/a.sql": "select 1", "models/b.sql": "select 2"},
+                      origins={"models/a.sql": "5_bonus_project_optimization.ipynb",
+                               "models/b.sql": "5_1_x.ipynb"})
+    assert answers.files_of("bonus") == {"models/a.sql": "select 1"}
+    assert answers.files_of("5.1") == {"models/b.sql": "select 2"}
 
 
 def test_refused_cells_become_problems_not_files():
