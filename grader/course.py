@@ -18,6 +18,7 @@ from grader.edition import is_edition, shipped_starting_files
 
 SKIP_DIRS = ("target", "logs", "warehouse", "dbt_packages", "exports")
 SKIP_FILES = ("profiles.yml",)
+SKIP_PREFIXES = ("docs/generated/",)  # written by notebooks (git-ignored), never part of the course
 # Shipped files that an exercise's answer rewrites (5.5's mart YAML, 5.4's CI workflow). Where there
 # is no git to tell the shipped version, it is what the unsolved intern notebook writes.
 # tests/test_starting_files.py keeps this list equal to what git and the solutions say.
@@ -73,7 +74,8 @@ def starting_project(root: Path | None = None, answer_paths: set[str] | None = N
         rel = path.relative_to(project).as_posix()
         if not path.is_file() or path.is_symlink():
             continue
-        if rel.split("/")[0] in SKIP_DIRS or rel in SKIP_FILES or "/." in f"/{rel}":
+        skipped = rel.split("/")[0] in SKIP_DIRS or rel in SKIP_FILES or rel.startswith(SKIP_PREFIXES)
+        if skipped or "/." in f"/{rel}":
             continue
         if rel in answer_paths:
             # an exercise writes this path: keep it only if it is a shipped starting file (from git,

@@ -49,17 +49,7 @@ MIN_LEAK_CHARS = 12  # and at least two words: a lone identifier or path is no a
 # Shipped course code that repeats lines of an answer, reviewed and accepted until fixed at the
 # source (each is a finding, not a policy). The release lists them; tests/test_release.py fails when
 # one disappears (shrink this list) or a new one appears (a leak).
-KNOWN_OVERLAPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "grader/exercises/ex_5_3.py": (
-        "public checks spine_rows / zero_unit_months compute the contract's spine with the grader's own SQL",
-        ("first_sale as (", "left join first_sale f on p.product_id = f.product_id",
-         "select product_id, cast(date_trunc('month', min(order_date)) as date) as first_sale_month")),
-    "stakeholder_docs/dashboard.py": (
-        "the 5.5 wireframe's cohort query repeats the start of the cohort_retention analysis answer",
-        ("from cohorts c", "select customer_id, date_trunc('month', first_order_date) as cohort_month",
-         "select distinct customer_id, date_trunc('month', order_date) as order_month",
-         "where first_order_date is not null", "with cohorts as (")),
-}
+KNOWN_OVERLAPS: dict[str, tuple[str, tuple[str, ...]]] = {}  # reviewed overlaps: none left
 _BLOCK = re.compile(r"^# BEGIN INSTRUCTOR\n.*?^# END INSTRUCTOR\n", flags=re.S | re.M)
 
 

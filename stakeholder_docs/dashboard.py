@@ -41,21 +41,13 @@ QUERIES: dict[str, str] = {
         ) as t(step_order, step, customers)
         order by step_order""",
     "cohorts": f"""
-        with cohorts as (
-            select customer_id, date_trunc('month', first_order_date) as cohort_month
-            from {MART}
-            where first_order_date is not null
-        ),
-        active_months as (
-            select distinct customer_id, date_trunc('month', order_date) as order_month
-            from fct_orders
-            where is_revenue_order
-        )
-        select strftime(c.cohort_month, '%Y-%m') as cohort,
-               date_diff('month', c.cohort_month, a.order_month) as months_since_first_order,
-               count(*) as customers
-        from cohorts c
-        join active_months a on a.customer_id = c.customer_id and a.order_month >= c.cohort_month
+        select strftime(date_trunc('month', m.first_order_date), '%Y-%m') as cohort,
+               date_diff('month', date_trunc('month', m.first_order_date),
+                         date_trunc('month', o.order_date)) as months_since_first_order,
+               count(distinct o.customer_id) as customers
+        from {MART} as m
+        join fct_orders as o
+            on o.customer_id = m.customer_id and o.is_revenue_order and o.order_date >= m.first_order_date
         group by all
         order by cohort, months_since_first_order""",
     "states": f"""

@@ -14,6 +14,7 @@ answer (solutions/) on hidden data.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from grader.api import Fail, Skip, exercise
@@ -32,34 +33,44 @@ EX.manual("q2", points=2, prompt="What would change if the mart had to be near r
 EX.manual("q3", points=2, prompt="What are the performance implications of the joins and aggregations?")
 EX.manual("q4", points=2, prompt="How would you optimize the mart for different query patterns?")
 
-# The rows the contract asks for, computed from the warehouse's own models (grader-owned SQL).
-SPINE_SQL = """
-with months as (
-    select distinct month_start_date as date_month
-    from dim_date
-    where is_on_or_before_as_of
-),
-first_sale as (
-    select product_id, cast(date_trunc('month', min(order_date)) as date) as first_sale_month
-    from fct_order_items
-    where is_revenue_order
-      and order_date <= (select max(date_day) from dim_date where is_on_or_before_as_of)
-    group by product_id
-)
-select p.product_id, m.date_month
-from dim_products p
-left join first_sale f on p.product_id = f.product_id
-join months m
-  on m.date_month >= least(cast(date_trunc('month', p.launch_date) as date),
-                           coalesce(f.first_sale_month, cast(date_trunc('month', p.launch_date) as date)))
+# The contract's spine, computed in Python from per-product dates (the self-check ships to interns:
+# it must not carry an answer's SQL). A product's first month is the earlier of its launch month and
+# its first revenue sale; every calendar month from there to the as-of month is one row.
+AS_OF_SQL = "(select max(date_day) from dim_date where is_on_or_before_as_of)"
+SALES_SQL = f"""
+select product_id, cast(date_trunc('month', order_date) as date) as sale_month
+from fct_order_items
+where is_revenue_order and order_date <= {AS_OF_SQL}
+group by all
 """
 
-SOLD_SQL = """
-select distinct product_id, cast(date_trunc('month', order_date) as date) as date_month
-from fct_order_items
-where is_revenue_order
-  and order_date <= (select max(date_day) from dim_date where is_on_or_before_as_of)
-"""
+
+def _month_index(day: datetime.date | None) -> int | None:
+    return None if day is None else day.year * 12 + day.month - 1
+
+
+def expected_spine(ctx: CheckContext) -> tuple[set[tuple[str, int]], set[tuple[str, int]]]:
+    """(every (product_id, month index) the contract asks for, those with a revenue sale)."""
+    calendar_start, as_of = ctx.query(
+        "select min(month_start_date), max(date_day) filter (where is_on_or_before_as_of) from dim_date")[0]
+    sold = {(product, _month_index(month)) for product, month in ctx.query(SALES_SQL)}
+    first_sale: dict[str, int] = {}
+    for product, month in sold:
+        first_sale[product] = min(month, first_sale.get(product, month))
+    spine = set()
+    for product, launch in ctx.query("select product_id, launch_date from dim_products"):
+        firsts = [m for m in (_month_index(launch), first_sale.get(product)) if m is not None]
+        if not firsts:  # no launch date and no sale: no month to start from
+            continue
+        start = max(min(firsts), _month_index(calendar_start))  # the calendar (dim_date) starts the history
+        spine.update((product, m) for m in range(start, _month_index(as_of) + 1))
+    return spine, sold
+
+
+def _mart_rows(ctx: CheckContext, *columns: str) -> list[tuple]:
+    extra = "".join(f", {c}" for c in columns)
+    return [(r[0], _month_index(r[1]), *r[2:]) for r in
+            ctx.query(f"select product_id, cast(date_month as date){extra} from {MODEL}")]
 
 # Metric groups compared with the reference on the (product_id, date_month) keys both have.
 # The tolerance is the precision the contract gives (compare rounds both sides to it).
@@ -159,12 +170,9 @@ def spine_rows(ctx: CheckContext) -> str:
         if not result.ok:
             raise Fail(result.message, examples=result.examples)
         return result.message
-    missing, unexpected, expected = ctx.query(f"""
-        with got as ({got_sql}), spine as ({SPINE_SQL})
-        select (select count(*) from (select * from spine except select * from got)),
-               (select count(*) from (select * from got except select * from spine)),
-               (select count(*) from spine)
-    """)[0]
+    spine, _ = expected_spine(ctx)
+    got = {(product, month) for product, month in _mart_rows(ctx)}
+    missing, unexpected, expected = len(spine - got), len(got - spine), len(spine)
     if missing or unexpected:
         parts = ([f"{missing} expected product-month(s) are missing"] if missing else []) + (
             [f"{unexpected} product-month(s) outside the spine (before the product's first month or "
@@ -179,16 +187,13 @@ def spine_rows(ctx: CheckContext) -> str:
 def zero_unit_months(ctx: CheckContext) -> str:
     """Every spine month without a revenue sale is present with units_sold = 0 and revenue = 0."""
     _require_model(ctx, "units_sold", "revenue")
-    expected, present, zero = ctx.query(f"""
-        with spine as ({SPINE_SQL}), sold as ({SOLD_SQL})
-        select count(*),
-               count(m.product_id),
-               count(*) filter (where m.units_sold = 0 and m.revenue = 0)
-        from spine s
-        left join sold x on x.product_id = s.product_id and x.date_month = s.date_month
-        left join {MODEL} m on m.product_id = s.product_id and cast(m.date_month as date) = s.date_month
-        where x.product_id is null
-    """)[0]
+    spine, sold = expected_spine(ctx)
+    unsold = spine - sold
+    rows = {(product, month): (units, revenue) for product, month, units, revenue
+            in _mart_rows(ctx, "units_sold", "revenue")}
+    expected = len(unsold)
+    present = sum(1 for key in unsold if key in rows)
+    zero = sum(1 for key in unsold if key in rows and rows[key][0] == 0 and rows[key][1] == 0)
     if present < expected:
         raise Fail(f"{expected - present} of the {expected} product-months without sales are missing "
                    f"from {MODEL}")
