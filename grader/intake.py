@@ -265,7 +265,7 @@ def screen_answers(answers: Answers) -> Answers:
     dropped first: the workspace has the course's own copy, and the course may override dbt macros
     (``macros/source.sql``) that a submission may not.
     """
-    course = _course_files()
+    course = _course_files() if answers.files else {}
     for path in [p for p, text in answers.files.items() if course.get(p) == text]:
         del answers.files[path]
     for path in sorted(answers.files):
