@@ -51,15 +51,14 @@ data: $(RAW)/_manifest.json
 $(RAW)/_manifest.json: $(STATE)/venv.ok $(GENERATOR)
 	$(PY) -m datasets.generate --seed $(SEED) --scale $(SCALE) --out $(RAW)
 
-# Views store the absolute path of the raw data: a moved repository rebuilds the warehouse.
+# Views store the absolute path of the raw data: a moved repository rebuilds the warehouse. The
+# stamp is rewritten (when make reads this file) only if the repository's folder changed.
+LOCATION := $(STATE)/location
+$(shell mkdir -p $(STATE); [ "$$(cat $(LOCATION) 2>/dev/null)" = "$(CURDIR)" ] || echo "$(CURDIR)" > $(LOCATION))
 warehouse: $(STATE)/warehouse.ok
-$(STATE)/warehouse.ok: $(RAW)/_manifest.json $(DBT_SOURCES) $(STATE)/location
+$(STATE)/warehouse.ok: $(RAW)/_manifest.json $(DBT_SOURCES) $(LOCATION)
 	cd dbt_project && $(DBT) build --quiet
 	@touch $@
-
-$(STATE)/location: FORCE
-	@mkdir -p $(STATE); echo "$(CURDIR)" | cmp -s - $@ || echo "$(CURDIR)" > $@
-FORCE:
 
 # JupyterLab: bound to 127.0.0.1; --allow-root only when run as root.
 lab: venv data
