@@ -80,6 +80,10 @@ def short_message(message: str, limit: int = 300) -> str:
     return text[:limit] + ("..." if len(text) > limit else "")
 
 
+# (class, attribute) -> what it was before forbid_python_jobs() replaced it (tests restore these)
+ORIGINAL_PYTHON_JOBS: dict[tuple[type, str], Any] = {}
+
+
 def forbid_python_jobs() -> None:
     """Make dbt refuse every Python job in this process (issue 9: dbt-duckdb runs
     ``statement(language='python')``; no exercise needs Python). Idempotent."""
@@ -90,14 +94,18 @@ def forbid_python_jobs() -> None:
 
         raise DbtRuntimeError("Python models and python statements are not accepted by the grader")
 
-    ProviderContext.submit_python_job = refused  # type: ignore[method-assign]
+    owners: list[tuple[type, str, Any]] = [(ProviderContext, "submit_python_job", refused)]
     try:
         from dbt.adapters.duckdb.environments import Environment
         from dbt.adapters.duckdb.impl import DuckDBAdapter
     except ImportError:  # pragma: no cover - dbt-duckdb is part of the pinned set
-        return
-    DuckDBAdapter.submit_python_job = refused  # type: ignore[method-assign]
-    Environment.run_python_job = staticmethod(refused)  # type: ignore[method-assign]
+        pass
+    else:
+        owners += [(DuckDBAdapter, "submit_python_job", refused),
+                   (Environment, "run_python_job", staticmethod(refused))]
+    for owner, name, replacement in owners:
+        ORIGINAL_PYTHON_JOBS.setdefault((owner, name), owner.__dict__[name])
+        setattr(owner, name, replacement)
 
 
 def release_duckdb() -> None:

@@ -278,8 +278,9 @@ def test_with_text_intake_bypassed_no_python_runs(tmp_path: Path, monkeypatch):
     from grader.workspace import Workspace
 
     for owner, attr in ((ProviderContext, "submit_python_job"), (DuckDBAdapter, "submit_python_job"),
-                        (Environment, "run_python_job")):  # restored after the test
-        monkeypatch.setattr(owner, attr, owner.__dict__[attr])
+                        (Environment, "run_python_job")):  # dbt's own, even if an earlier test guarded them
+        original = dbt_runner.ORIGINAL_PYTHON_JOBS.get((owner, attr), owner.__dict__[attr])
+        monkeypatch.setattr(owner, attr, original)
     monkeypatch.chdir(tmp_path)
     markers = [tmp_path / "marker_materialization", tmp_path / "marker_stack"]
     files = {"macros/evil.sql": ATTACK_MACRO % str(markers[0]),
