@@ -79,7 +79,10 @@ def starting_project(root: Path | None = None, answer_paths: set[str] | None = N
             continue
         if rel in answer_paths:
             # an exercise writes this path: keep it only if it is a shipped starting file (from git,
-            # or, without git, as the intern notebook writes it), never an answer left behind
+            # or, without git, as the intern notebook writes it), never an answer left behind, even
+            # where another git repository happens to track it (a notebook's demo repo)
+            if rel not in REWRITTEN_STARTING_FILES:
+                continue
             staged = (shipped_starting_files().get(rel) if is_edition()
                       else _git_index_file(root, f"dbt_project/{rel}"))
             if staged is None and rel in REWRITTEN_STARTING_FILES:

@@ -109,7 +109,7 @@ def prepare_edition(release_folder: Path, root: Path) -> Path:
 
     shutil.copytree(release_folder, root)
     (root / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
-    (root / ".state").mkdir()
+    (root / ".state").mkdir(exist_ok=True)  # make -n in an earlier test may have made it
     (root / ".state" / "venv.ok").touch()
     env = scratch_env(root) | {"MAKEFLAGS": ""}
     done = subprocess.run(["make", "warehouse"], cwd=root, env=env, capture_output=True, text=True,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_workspace, scratch_env
+from conftest import REPO, copy_workspace, repoint_raw_views, scratch_env
 
 SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
 INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))  # the edition's are generated alike
@@ -88,11 +89,21 @@ def intern_runs(edition_future: Future, tree_before) -> Iterator[dict[str, Futur
     """Run the intern notebooks in the background, one at a time, in a clean copy of the intern edition
     once its `make warehouse` is done (tests/conftest.py), while the solution notebooks run in the
     foreground: the machine has two cores."""
+    copies: list[Path] = []
+
+    def own_copy() -> Path:
+        """The intern notebooks run in their own copy of the edition: other tests (the edition's
+        self-check on its unsolved state) keep the clean one."""
+        if not copies:
+            edition = edition_future.result()
+            target = edition.parent / "notebooks-run"
+            shutil.copytree(edition, target, symlinks=True)
+            repoint_raw_views(target)
+            copies.append(target)
+        return copies[0]
+
     with ThreadPoolExecutor(max_workers=1) as pool:
-        yield {
-            name: pool.submit(lambda n=name: _run(_intern_command(n), edition_future.result()))
-            for name in INTERN
-        }
+        yield {name: pool.submit(lambda n=name: _run(_intern_command(n), own_copy())) for name in INTERN}
 
 
 @pytest.mark.slow
