@@ -45,8 +45,13 @@ def reference_answers(root: Path | None = None) -> Answers:
 
 
 def _git_index_file(root: Path, rel: str) -> bytes | None:
-    """The staged content of a tracked file, or None when untracked / not a git checkout."""
+    """The staged content of a tracked file, or None when untracked / ``root`` is not itself a git
+    checkout (a copy of the course inside some other repository must not read that one's index)."""
     try:
+        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, check=False, timeout=30)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != Path(root).resolve():
+            return None
         done = subprocess.run(
             ["git", "-C", str(root), "show", f":{rel}"], capture_output=True, check=False, timeout=30
         )
