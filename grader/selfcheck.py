@@ -98,7 +98,8 @@ def selfcheck_lines(exercise_id: str) -> list[str]:
         if "lock" in str(error).lower() or "in use by" in str(error):
             return [f"Exercise {exercise.id}: {str(error).splitlines()[0]}"]
     ctx = CheckContext(exercise.id, _own_answers(project), mode="self", connect=connect, manifest=manifest)
-    lines = [f"Exercise {exercise.id} ({exercise.title}): self-check of {len(public)} public check(s)"]
+    plural = "s" if len(public) != 1 else ""
+    lines = [f"Exercise {exercise.id} ({exercise.title}): self-check of {len(public)} public check{plural}"]
     passed = 0
     try:
         for spec in public:
@@ -115,9 +116,15 @@ def selfcheck_lines(exercise_id: str) -> list[str]:
         if "con" in holder:
             holder["con"].close()
     hidden = len(exercise.checks) - len(public) + hidden_check_count(exercise.id)
-    lines.append(f"{passed}/{len(public)} public checks pass. The instructor also runs {hidden} more "
-                 "check(s) on hidden data.")
+    lines.append(f"{passed}/{len(public)} public checks pass.{hidden_sentence(hidden)}")
     return lines
+
+
+def hidden_sentence(hidden: int) -> str:
+    """' The instructor also runs 1 more check on hidden data.' (plural from 2; '' for none)."""
+    if hidden <= 0:
+        return ""
+    return f" The instructor also runs {hidden} more check{'s' if hidden != 1 else ''} on hidden data."
 
 
 def run_selfcheck(exercise_id: str) -> bool:

@@ -269,7 +269,7 @@ def test_from_a_clean_copy_setup_works_and_self_check_reports_unsolved_as_failin
     assert "[FAIL]" in one.stdout and "Traceback" not in one.stderr
     passed, total = map(int, re.search(r"^(\d+)/(\d+) public checks pass", one.stdout, flags=re.M).groups())
     assert passed < total
-    assert f"The instructor also runs {hidden} more check(s) on hidden data." in one.stdout
+    assert f"The instructor also runs {hidden} more checks on hidden data." in one.stdout
     summary = tmp_path / "summary.md"
     step = subprocess.run(
         f"set -o pipefail; .venv/bin/python -m grader check --all --summary-md | tee -a {summary}",

@@ -92,6 +92,21 @@ def documented(ctx: CheckContext) -> str:
     return "described"
 
 
+@EX.check("replay_equals_full_refresh", points=0, public=True,
+          hint="Which rows must a run read so that a late event (old event_timestamp, new _loaded_at) "
+               "is not missed, and what happens to an event delivered twice?")
+def replay_equals_full_refresh(ctx: CheckContext) -> str:
+    """Self-check (no points): on your own data, after an arrival day, the model equals its full refresh."""
+    if ctx.is_grading:
+        raise Skip("this replay is part of your self-check (no points); late_events, no_duplicates and "
+                   "equals_full_refresh replay the hidden arrival days")
+    ctx.require_answer_file(MODEL_FILE)
+    from grader.self_replay import intern_paths, run_replay, verdict
+
+    project, raw = intern_paths()
+    return verdict(run_replay("5.2", project, raw), "event_id")
+
+
 # ---- the replay: one fork, runs after each arrival day, results shared by the checks below ------
 def _run(ws: Workspace, full_refresh: bool = False) -> None:
     outcome = ws.dbt("run", "--select", MODEL, *(["--full-refresh"] if full_refresh else []))

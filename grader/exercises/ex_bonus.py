@@ -82,6 +82,20 @@ def builds(ctx: CheckContext) -> str:
     return "the model builds"
 
 
+@EX.check("replay_equals_full_refresh", points=0, public=True,
+          hint="Which customers does an arrival day touch, and from which rows are their values computed?")
+def replay_equals_full_refresh(ctx: CheckContext) -> str:
+    """Self-check (no points): on your own data, after an arrival day, the model equals its full refresh."""
+    if ctx.is_grading:
+        raise Skip("this replay is part of your self-check (no points); matches_reference_after_arrivals and "
+                   "equals_own_full_refresh replay the hidden arrival days")
+    ctx.require_answer_file(MODEL_FILE)
+    from grader.self_replay import intern_paths, run_replay, verdict
+
+    project, raw = intern_paths()
+    return verdict(run_replay("bonus", project, raw), "customer_id")
+
+
 def _require_reference(ctx: CheckContext) -> None:
     if ctx.reference is None:
         raise Skip("runs only when the instructor grades")
