@@ -60,7 +60,9 @@ def _self_check(tmp_path: Path, manifest: dict, answers: dict[str, str], built: 
 
     ctx = CheckContext("bonus", Answers(files=answers), mode="self", connect=connect, manifest=manifest)
     try:
-        return {s.name: run_check(ctx, s, []) for s in get_exercise("bonus").checks if s.public}
+        # replay_equals_full_refresh runs dbt on data: tests/test_grader_self_replay.py
+        return {s.name: run_check(ctx, s, []) for s in get_exercise("bonus").checks
+                if s.public and s.name != "replay_equals_full_refresh"}
     finally:
         for con in holder:
             con.close()
@@ -132,7 +134,8 @@ def _grade(grading: dict, name: str, answers: dict[str, str]) -> dict:
 @pytest.mark.slow
 def test_solution_passes_every_check(grading: dict) -> None:
     results = _grade(grading, "solution", grading["reference"])
-    assert {n: r["message"] for n, r in results.items() if not r["passed"]} == {}
+    # 0-point checks are self-check feedback only (replay_equals_full_refresh skips when grading)
+    assert {n: r["message"] for n, r in results.items() if not r["passed"] and r["max_points"]} == {}
 
 
 @pytest.mark.slow

@@ -3,7 +3,8 @@
 The public 5.2 and bonus checks `replay_equals_full_refresh` run the intern's own model on the
 intern's own data in a scratch copy (grader/self_replay.py): an arrival day with late, re-delivered
 and duplicated events, then a full refresh to compare with. The seed's broken 5.2 model fails it,
-the solution passes; for the bonus a model that adds up only the new events fails. Small data
+for the bonus a model that adds up only the new events fails (that the solutions pass is what nbval
+proves: their stored self-check outputs show the replay's PASS line, on the default data). Small data
 (scale 0.02), real dbt in the replay's child process. The self-check's closing sentence reads
 naturally (no "0 more check(s)").
 """
@@ -95,32 +96,21 @@ def test_5_2_seed_model_fails_the_public_replay(small_raw: Path, tmp_path: Path,
     assert "late" in result["message"] or "duplicated" in result["message"]
 
 
-def test_5_2_solution_passes_the_public_replay(small_raw: Path, tmp_path: Path, monkeypatch):
-    answers = {p: t for p, t in reference_answers(REPO).files.items() if "clickstream_incremental" in p}
-    assert "models/staging/stg_clickstream_incremental.sql" in answers, "solutions/ lost the 5.2 model"
-    result = _self_check(tmp_path, small_raw, "5.2", answers, monkeypatch)
-    assert result["passed"], result["message"]
-    assert "equal to a full refresh of your model" in result["message"] and " late" in result["message"]
-
-
 def _bonus_answers() -> dict[str, str]:
     return {p: t for p, t in reference_answers(REPO).files.items()
             if p.startswith(("models/intermediate/int_c", "models/intermediate/_bonus", "macros/get_date"))}
 
 
-def test_bonus_solution_passes_and_new_rows_only_fails_the_public_replay(small_raw: Path, tmp_path: Path,
-                                                                         monkeypatch):
+def test_bonus_new_rows_only_fails_the_public_replay(small_raw: Path, tmp_path: Path, monkeypatch):
     from grader.exercises import ex_bonus
 
     answers = _bonus_answers()
     good = answers[ex_bonus.MODEL_FILE]
-    passed = _self_check(tmp_path / "good", small_raw, "bonus", answers, monkeypatch)
-    assert passed["passed"], passed["message"]
     touched_only = "      and customer_id in (select customer_id from customers)"
     assert touched_only in good
     wrong = good.replace(touched_only, touched_only +
                          "\n      and _loaded_at > (select events_loaded_through from watermarks)")
-    failed = _self_check(tmp_path / "wrong", small_raw, "bonus", {**answers, ex_bonus.MODEL_FILE: wrong},
+    failed = _self_check(tmp_path, small_raw, "bonus", {**answers, ex_bonus.MODEL_FILE: wrong},
                          monkeypatch)
     assert not failed["passed"] and "differs from a full refresh of your model" in failed["message"], failed
 
