@@ -3,8 +3,8 @@ on the auto-graded checks of its exercise; what an intern hands in from the inte
 here unchanged: its unsolved notebooks (zipped by the edition's `make submission`) score zero, and
 with 5.1 solved (the solution's %%writefile cells in the edition's notebook) 5.1 alone scores full marks.
 
-Runs on the repository itself (starting project, solutions/ as reference); exercises without a
-solution notebook yet, or without checks, are skipped.
+Runs on the repository itself (starting project, solutions/ as reference); every exercise is graded
+(the bonus too): a missing solution notebook fails.
 """
 
 from __future__ import annotations
@@ -24,10 +24,23 @@ pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
 
 
+def solution_notebook(ex_id: str) -> Path | None:
+    """The solution notebook of an exercise: 5_1_*.ipynb for 5.1, 5_bonus_*.ipynb for the bonus."""
+    stem = "5_bonus_" if ex_id == "bonus" else ex_id.replace(".", "_") + "_"
+    found = sorted((REPO / "solutions").glob(f"{stem}*.ipynb"))
+    return found[0] if found else None
+
+
 def _graded_exercises() -> list[str]:
-    solved = {p.name[:3] for p in (REPO / "solutions").glob("*.ipynb")}
-    return [ex_id for ex_id, ex in registry().items()
-            if ex.checks and ex_id.replace(".", "_")[:3] in solved]
+    """Every exercise with auto-graded checks (a missing solution notebook fails, never skips)."""
+    return [ex_id for ex_id, ex in registry().items() if ex.checks]
+
+
+def test_every_graded_exercise_has_its_solution_notebook():
+    assert _graded_exercises() == list(registry()), "an exercise lost its checks"
+    missing = [ex_id for ex_id in _graded_exercises() if solution_notebook(ex_id) is None]
+    assert not missing, f"no solution notebook for {missing}"
+    assert solution_notebook("bonus").name.startswith("5_bonus_")
 
 
 def _edition_submission(release_folder: Path, scratch: Path) -> Path:
@@ -60,8 +73,6 @@ def _with_solved_writefiles(intern: Path, solution: Path) -> str:
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory, release_build) -> dict:
-    if not _graded_exercises():
-        pytest.skip("no solution notebook with auto-graded checks yet")
     klass = tmp_path_factory.mktemp("class")
     shutil.copytree(REPO / "solutions", klass / "solutions", ignore=shutil.ignore_patterns(".*"))
     shutil.copy(_edition_submission(release_build.folder, tmp_path_factory.mktemp("scratch")),

@@ -34,7 +34,8 @@ SELECT_CONTRACT = f"select {', '.join(CONTRACT)} from main.{MODEL}"
 
 EX = exercise("bonus", "End-to-end project optimization", answer_files=[MODEL_FILE, MACRO_FILE])
 EX.manual("analysis", points=3, prompt="Performance analysis: median build times per model and layer over "
-          "several builds, rows, storage, bar chart, critical path (measured in the notebook)")
+          "several builds, rows, storage, bar chart, critical path (measured in the notebook; its answer "
+          "cell interprets the profile)", answer_tag="answer:bonus:profile")
 EX.manual("document", points=5, prompt="project_optimization.md: findings, prioritization, measured impact, "
           "next steps (every figure measured)", answer_file=DOC_FILE)
 EX.manual("q1", points=1, prompt="How did you prioritize the optimizations?")
