@@ -78,7 +78,7 @@ submission: venv
 	@echo "submission.zip: hand it in as your instructor asks (or push your repository)"
 
 # BEGIN INSTRUCTOR
-test: warehouse
+test: warehouse lint
 	$(PY) -m pytest
 
 # The intern edition (no answers, public checks only): a folder and a byte-reproducible zip.
@@ -101,9 +101,19 @@ solutions: warehouse
 	$(PY) -m notebook_helpers.refresh_outputs solutions/*.ipynb
 	$(PY) -m grader assign
 
-lint: venv
+# Lint: ruff (Python), sqlfluff (dbt_project/ SQL, config in dbt_project/.sqlfluff; compiled with the dbt
+# templater against an in-memory DuckDB, into its own target folder, so it never touches a warehouse),
+# intern notebooks carry no outputs (nbstripout) and equal what `assign` makes of the solutions.
+# `make test` runs it first.
+lint: $(STATE)/dev-tools.ok
 	$(VENV)/bin/ruff check .
+	cd dbt_project && VB_DUCKDB_PATH=:memory: DBT_TARGET_PATH=$(abspath $(STATE))/lint-target \
+	  ../$(VENV)/bin/sqlfluff lint models tests --disable-progress-bar --nocolor
+	$(VENV)/bin/nbstripout --keep-id --verify notebooks/*.ipynb
 	$(PY) -m grader assign --check
+$(STATE)/dev-tools.ok: $(STATE)/venv.ok requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements.txt
+	@touch $@
 # END INSTRUCTOR
 
 # Drop the dev warehouse and replayed clickstream arrivals; the next make rebuilds from the raw data.

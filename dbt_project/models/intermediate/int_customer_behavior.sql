@@ -14,10 +14,12 @@ select
     datediff('day', min(o.order_date), max(o.order_date)) as customer_lifetime_days,
     datediff('day', max(o.order_date), {{ as_of_date() }}) as days_since_last_order,
     count(distinct cs.session_id) as total_sessions,
-    count(distinct case when cs.event_type = 'product_view' then cs.event_id else null end) as product_view_count,
-    count(distinct case when cs.event_type = 'cart_add' then cs.event_id else null end) as cart_add_count,
-    count(distinct case when cs.event_type = 'purchase' then cs.event_id else null end) as purchase_event_count
-from {{ ref('stg_customers') }} c
-left join {{ ref('stg_orders') }} o on c.customer_id = o.customer_id
-left join {{ ref('stg_clickstream') }} cs on c.customer_id = cs.customer_id
-group by 1, 2, 3, 4
+    count(distinct case when cs.event_type = 'product_view' then cs.event_id end)
+        as product_view_count,
+    count(distinct case when cs.event_type = 'cart_add' then cs.event_id end) as cart_add_count,
+    count(distinct case when cs.event_type = 'purchase' then cs.event_id end)
+        as purchase_event_count
+from {{ ref('stg_customers') }} as c
+left join {{ ref('stg_orders') }} as o on c.customer_id = o.customer_id
+left join {{ ref('stg_clickstream') }} as cs on c.customer_id = cs.customer_id
+group by c.customer_id, c.customer_unique_id, c.customer_city, c.customer_state

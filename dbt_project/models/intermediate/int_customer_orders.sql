@@ -57,8 +57,8 @@ final as (
         r.last_order_date,
         r.previous_order_date,
         date_diff('day', r.previous_order_date, r.last_order_date) as days_between_last_two_orders
-    from all_order_metrics a
-    left join revenue_metrics r on a.customer_id = r.customer_id
+    from all_order_metrics as a
+    left join revenue_metrics as r on a.customer_id = r.customer_id
 )
 
 select * from final

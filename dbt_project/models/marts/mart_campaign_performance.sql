@@ -41,11 +41,12 @@ attributed_orders as (
         o.order_id,
         o.customer_id,
         o.order_total
-    from first_clicks fc
-    inner join orders o
-        on o.customer_id = fc.customer_id
-        and o.is_revenue_order
-        and o.order_date between fc.first_click_date
+    from first_clicks as fc
+    inner join orders as o
+        on
+            fc.customer_id = o.customer_id
+            and o.is_revenue_order
+            and o.order_date between fc.first_click_date
             and fc.first_click_date + interval {{ var('campaign_attribution_days') }} day
 ),
 
@@ -78,10 +79,11 @@ final as (
         coalesce(a.attributed_orders, 0) as attributed_orders,
         coalesce(a.converted_customers, 0) as converted_customers,
         cast(coalesce(a.attributed_revenue, 0) as decimal(14, 2)) as attributed_revenue,
-        {{ safe_ratio('coalesce(a.attributed_revenue, 0) - c.budget', 'c.budget') }} as return_on_spend
-    from campaigns c
-    left join email_funnel f on c.campaign_id = f.campaign_id
-    left join attribution a on c.campaign_id = a.campaign_id
+        {{ safe_ratio('coalesce(a.attributed_revenue, 0) - c.budget', 'c.budget') }}
+            as return_on_spend
+    from campaigns as c
+    left join email_funnel as f on c.campaign_id = f.campaign_id
+    left join attribution as a on c.campaign_id = a.campaign_id
 )
 
 select * from final

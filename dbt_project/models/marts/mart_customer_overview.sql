@@ -106,8 +106,14 @@ joined as (
         o.days_between_last_two_orders,
         case
             when o.order_count >= 2
-                then cast(round(date_diff('day', o.first_order_date, o.last_order_date) / (o.order_count - 1), 1)
-                    as decimal(10, 1))
+                then cast(
+                    round(
+                        date_diff('day', o.first_order_date, o.last_order_date)
+                        / (o.order_count - 1),
+                        1
+                    )
+                    as decimal(10, 1)
+                )
         end as purchase_frequency_days,
         coalesce(w.website_visits, 0) as website_visits,
         coalesce(w.product_views, 0) as product_views,
@@ -117,11 +123,11 @@ joined as (
         {{ safe_percent('e.emails_clicked', 'e.emails_sent') }} as email_click_rate,
         p.preferred_product_category,
         p.second_preferred_category
-    from customers c
-    left join customer_orders o on c.customer_id = o.customer_id
-    left join web_metrics w on c.customer_id = w.customer_id
-    left join email_metrics e on c.customer_id = e.customer_id
-    left join category_preferences p on c.customer_id = p.customer_id
+    from customers as c
+    left join customer_orders as o on c.customer_id = o.customer_id
+    left join web_metrics as w on c.customer_id = w.customer_id
+    left join email_metrics as e on c.customer_id = e.customer_id
+    left join category_preferences as p on c.customer_id = p.customer_id
 ),
 
 segmented as (
@@ -147,19 +153,25 @@ segmented as (
             else 'Low'
         end as monetary_segment,
         case
-            when order_count = 0 then
-                case
-                    when date_diff('day', customer_signup_date, {{ as_of_date() }})
-                        < {{ var('lifecycle_new_max_days') }} then 'New'
-                    else 'Prospect'
-                end
+            when order_count = 0
+                then
+                    case
+                        when
+                            date_diff('day', customer_signup_date, {{ as_of_date() }})
+                            < {{ var('lifecycle_new_max_days') }} then 'New'
+                        else 'Prospect'
+                    end
             when days_since_first_order < {{ var('lifecycle_new_max_days') }} then 'New'
-            when days_since_last_order <= {{ var('lifecycle_active_max_days') }}
-                and days_between_last_two_orders > {{ var('lifecycle_churn_days') }} then 'Reactivated'
+            when
+                days_since_last_order <= {{ var('lifecycle_active_max_days') }}
+                and days_between_last_two_orders > {{ var('lifecycle_churn_days') }}
+                then 'Reactivated'
             when days_since_last_order <= {{ var('lifecycle_active_max_days') }} then 'Active'
             when days_since_last_order <= {{ var('lifecycle_at_risk_max_days') }} then 'At Risk'
-            when days_since_last_order <= {{ var('lifecycle_reactivation_max_days') }}
-                and order_count >= {{ var('lifecycle_reactivation_min_orders') }} then 'Reactivation Candidate'
+            when
+                days_since_last_order <= {{ var('lifecycle_reactivation_max_days') }}
+                and order_count >= {{ var('lifecycle_reactivation_min_orders') }}
+                then 'Reactivation Candidate'
             when days_since_last_order <= {{ var('lifecycle_churn_days') }} then 'Lapsing'
             else 'Churned'
         end as lifecycle_stage
@@ -194,7 +206,8 @@ final as (
         monetary_segment,
         case
             when order_count = 0 then 'Prospects'
-            when recency_segment = 'Recent' and frequency_segment in ('High', 'Medium')
+            when
+                recency_segment = 'Recent' and frequency_segment in ('High', 'Medium')
                 and monetary_segment = 'High' then 'Champions'
             when recency_segment = 'Recent' and order_count >= 2 then 'Loyal Customers'
             when recency_segment = 'Recent' then 'Promising'

@@ -25,9 +25,15 @@ daily_orders as (
 ),
 
 calendar as (
-    select date_day, day_name, is_weekend, is_festival_season
+    select
+        date_day,
+        day_name,
+        is_weekend,
+        is_festival_season
     from dates
-    where date_day between (select min(order_date) from orders) and {{ as_of_date() }}
+    where
+        date_day between (select min(orders.order_date) as first_order_date from orders)
+        and {{ as_of_date() }}
 ),
 
 final as (
@@ -47,8 +53,8 @@ final as (
         cast(coalesce(d.gross_profit, 0) as decimal(14, 2)) as gross_profit,
         cast(round(d.gross_revenue / nullif(d.revenue_order_count, 0), 2) as decimal(12, 2))
             as avg_order_value
-    from calendar cal
-    left join daily_orders d on cal.date_day = d.order_date
+    from calendar as cal
+    left join daily_orders as d on cal.date_day = d.order_date
 )
 
 select * from final

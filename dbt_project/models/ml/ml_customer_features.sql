@@ -43,13 +43,17 @@ final as (
         coalesce(ov.email_click_rate, 0) as email_click_rate,
         coalesce(if_.distinct_categories_bought, 0) as distinct_categories_bought,
         coalesce(if_.units_bought, 0) as units_bought,
-        coalesce({{ safe_ratio('if_.festival_units', 'if_.units_bought') }}, 0) as festival_unit_share,
-        coalesce({{ safe_ratio('co.cancelled_order_count', 'co.orders_placed') }}, 0) as cancel_rate,
-        coalesce({{ safe_ratio('co.returned_order_count', 'co.orders_placed') }}, 0) as return_rate,
-        ov.lifecycle_stage in ('At Risk', 'Reactivation Candidate', 'Lapsing', 'Churned') as is_churn_risk_label
-    from overview ov
-    left join customer_orders co on ov.customer_id = co.customer_id
-    left join item_features if_ on ov.customer_id = if_.customer_id
+        coalesce({{ safe_ratio('if_.festival_units', 'if_.units_bought') }}, 0)
+            as festival_unit_share,
+        coalesce({{ safe_ratio('co.cancelled_order_count', 'co.orders_placed') }}, 0)
+            as cancel_rate,
+        coalesce({{ safe_ratio('co.returned_order_count', 'co.orders_placed') }}, 0)
+            as return_rate,
+        ov.lifecycle_stage in ('At Risk', 'Reactivation Candidate', 'Lapsing', 'Churned')
+            as is_churn_risk_label
+    from overview as ov
+    left join customer_orders as co on ov.customer_id = co.customer_id
+    left join item_features as if_ on ov.customer_id = if_.customer_id
 )
 
 select * from final

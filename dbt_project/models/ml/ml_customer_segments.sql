@@ -5,7 +5,11 @@ with features as (
 ),
 
 overview as (
-    select customer_id, rfm_segment, lifecycle_stage from {{ ref('mart_customer_overview') }}
+    select
+        customer_id,
+        rfm_segment,
+        lifecycle_stage
+    from {{ ref('mart_customer_overview') }}
 ),
 
 scored as (
@@ -30,8 +34,8 @@ scored as (
             + least(f.abandoned_cart_count, 10) * 1.0
             + (f.return_rate + f.cancel_rate) * 10
         ))) as integer) as churn_risk_score
-    from features f
-    inner join overview o on f.customer_id = o.customer_id
+    from features as f
+    inner join overview as o on f.customer_id = o.customer_id
 ),
 
 final as (

@@ -26,7 +26,8 @@ deduplicated as (
     from renamed
     qualify row_number() over (
         partition by event_id
-        order by _loaded_at desc, event_timestamp desc, session_id, event_type, page_type
+        order by
+            _loaded_at desc, event_timestamp desc, session_id asc, event_type asc, page_type asc
     ) = 1
 )
 

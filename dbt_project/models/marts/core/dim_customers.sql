@@ -21,8 +21,8 @@ final as (
         o.first_order_date,
         o.last_order_date,
         coalesce(o.order_count, 0) >= 2 as is_repeat_customer
-    from customers c
-    left join customer_orders o on c.customer_id = o.customer_id
+    from customers as c
+    left join customer_orders as o on c.customer_id = o.customer_id
 )
 
 select * from final

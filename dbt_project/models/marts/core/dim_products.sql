@@ -27,8 +27,8 @@ final as (
         p.launch_date,
         coalesce(r.review_count, 0) as review_count,
         r.avg_review_score
-    from products p
-    left join review_summary r on p.product_id = r.product_id
+    from products as p
+    left join review_summary as r on p.product_id = r.product_id
 )
 
 select * from final

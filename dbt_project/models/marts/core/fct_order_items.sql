@@ -25,9 +25,9 @@ final as (
         oi.cost_price,
         cast(oi.price - oi.cost_price as decimal(12, 2)) as profit,
         oi.price < oi.cost_price as is_sold_below_cost
-    from order_items oi
-    inner join orders o on oi.order_id = o.order_id
-    left join products p on oi.product_id = p.product_id
+    from order_items as oi
+    inner join orders as o on oi.order_id = o.order_id
+    left join products as p on oi.product_id = p.product_id
 )
 
 select * from final

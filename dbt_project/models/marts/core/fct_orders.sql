@@ -50,9 +50,9 @@ final as (
         p.primary_payment_method,
         {{ is_festival_season('o.order_date') }} as is_festival_season,
         dayofweek(o.order_date) in (0, 6) as is_weekend
-    from orders o
-    left join item_summary i on o.order_id = i.order_id
-    left join payment_summary p on o.order_id = p.order_id
+    from orders as o
+    left join item_summary as i on o.order_id = i.order_id
+    left join payment_summary as p on o.order_id = p.order_id
 )
 
 select * from final
