@@ -477,7 +477,8 @@ exercise; each notebook ends with a self-check that tells you how you are doing.
 
 ## Set up and start
 
-You need Python 3.11, `make` and a network connection to PyPI (nothing else is downloaded). Then:
+You need Python 3.11, 3.12 or 3.13 (the Makefile picks the first it finds and says which; choose one
+with `make lab PYTHON=python3.12`), `make` and a network connection to PyPI (nothing else is downloaded). Then:
 
 ```bash
 make lab
