@@ -110,6 +110,7 @@ def grade_one(sub: Submission, setup: GradingSetup, timeout: float, scratch_root
         "exercises": exercises,
         "seconds": round(time.monotonic() - started, 2),
         "worker_cpu_seconds": result.get("worker_cpu_seconds", 0.0),  # untrusted worker (not in report.json)
+        "timings": result.get("timings"),  # bench/bench_grading.py (VB_GRADER_TIMINGS=1; not in report.json)
     }
 
 
