@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -26,6 +27,11 @@ STEPS = ("venv", "data", "warehouse")
 
 def folder_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(argv: list[str]) -> int:
@@ -48,18 +54,22 @@ def main(argv: list[str]) -> int:
         cache = "empty (cold)" if args.cold else "the user's (warm)"
         print(f"clean clone of {head} in {clone}; pip cache: {cache}")
         times: dict[str, float] = {}
+        cpus: dict[str, float] = {}
         for step in STEPS:
-            started = time.perf_counter()
+            before, started = _children_cpu(), time.perf_counter()
             done = subprocess.run([*make, step], cwd=clone, env=env, capture_output=True, text=True)
             times[step] = time.perf_counter() - started
+            cpus[step] = _children_cpu() - before
             picked = [line for line in done.stdout.splitlines()
                       if line.startswith(("Creating .venv", ".venv uses"))]
-            print(f"  make {step:<10} {times[step]:6.1f} s" + (f"   ({'; '.join(picked)})" if picked else ""))
+            print(f"  make {step:<10} {times[step]:6.1f} s wall, {cpus[step]:6.1f} CPU-s"
+                  + (f"   ({'; '.join(picked)})" if picked else ""))
             if done.returncode != 0:
                 print(f"make {step} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}", file=sys.stderr)
                 return 1
-        print(f"first run, clean clone to a built warehouse (scale 1): {sum(times.values()):.1f} s "
-              f"({'cold' if args.cold else 'warm'} pip cache)")
+        print(f"first run, clean clone to a built warehouse (scale 1): {sum(times.values()):.1f} s wall, "
+              f"{sum(cpus.values()):.1f} CPU-s ({'cold' if args.cold else 'warm'} pip cache; load average "
+              f"{os.getloadavg()[0]:.1f}: other work on the machine inflates the wall time, not the CPU-s)")
         site = next((clone / ".venv" / "lib").glob("python3*/site-packages"))
         dists = len(list(site.glob("*.dist-info")))
         print(f"a cold run downloads {dists} distributions ({folder_size(site) / 1e6:.0f} MB installed); "
