@@ -93,15 +93,16 @@ def print_breakdown(reports: list[dict[str, Any]]) -> None:
     for kind, (calls, wall, cpu) in sorted(kinds.items(), key=lambda kv: -kv[1][1]):
         label = f"{kind} (trusted CPU)" if kind.startswith("compare()") else kind
         print(f"    {label[:44]:<44} {calls:6.1f} {wall:8.1f} {cpu:13.1f}")
-    print(f"    {'dbt invocation (exercise: command)':<70} {'wall s':>7} {'worker CPU s':>13}")
-    calls: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    print(f"    {'dbt invocation (exercise: command)':<64} {'calls':>5} {'wall s':>7} {'worker CPU s':>13}")
+    calls: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for t in timed:
         for call in t["dbt"]:
             key = (call["exercise"], f"{call['what']}: {call['args']}")
-            calls[key][0] += call["wall"] / n
-            calls[key][1] += call["worker_cpu"] / n
-    for (ex, what), (wall, cpu) in calls.items():
-        print(f"    {(ex + ': ' + what)[:70]:<70} {wall:7.2f} {cpu:13.2f}")
+            calls[key][0] += 1 / n
+            calls[key][1] += call["wall"] / n
+            calls[key][2] += call["worker_cpu"] / n
+    for (ex, what), (count, wall, cpu) in calls.items():
+        print(f"    {(ex + ': ' + what)[:64]:<64} {count:5.1f} {wall:7.2f} {cpu:13.2f}")
 
 
 def grade_class(klass: Path, out: Path, jobs: int, args: argparse.Namespace, course_root: Path) -> float:
