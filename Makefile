@@ -12,7 +12,9 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3.11
+# The venv's interpreter: PYTHON=... if given, else the first supported one found (3.11 to 3.13).
+PYTHON ?=
+PYTHON_CANDIDATES := $(or $(PYTHON),python3.11 python3.12 python3.13 python3 python)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 DBT    := $(abspath $(VENV))/bin/dbt
@@ -42,7 +44,16 @@ help:
 venv: $(STATE)/venv.ok
 $(STATE)/venv.ok: requirements.txt pyproject.toml
 	@mkdir -p $(STATE)
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || { \
+	  for py in $(PYTHON_CANDIDATES); do \
+	    v=$$($$py -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) || continue; \
+	    case $$v in 3.11|3.12|3.13) echo "Creating $(VENV) with $$(command -v $$py) (Python $$v)"; \
+	      exec $$py -m venv $(VENV);; esac; \
+	    echo "$$py is Python $$v: this course supports Python 3.11 to 3.13"; \
+	  done; \
+	  echo "No supported Python found (tried: $(PYTHON_CANDIDATES)). Install Python 3.11, 3.12 or 3.13," \
+	    "or name one: make $(or $(MAKECMDGOALS),venv) PYTHON=/path/to/python3.12" >&2; exit 1; }
+	@echo "$(VENV) uses Python $$($(PY) -c 'import platform; print(platform.python_version())')"
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --config-settings editable_mode=compat -e .
 	@touch $@

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from grader import shutdown
+from grader import shards, shutdown
 from grader.answers import Answers
 from grader.api import registry
 from grader.faults import DiskFull, is_disk_full
@@ -110,6 +110,7 @@ def grade_one(sub: Submission, setup: GradingSetup, timeout: float, scratch_root
         "exercises": exercises,
         "seconds": round(time.monotonic() - started, 2),
         "worker_cpu_seconds": result.get("worker_cpu_seconds", 0.0),  # untrusted worker (not in report.json)
+        "timings": result.get("timings"),  # bench/bench_grading.py (VB_GRADER_TIMINGS=1; not in report.json)
     }
 
 
@@ -134,8 +135,12 @@ def _grade_all(submissions: list[Submission], grade: Callable[[Submission], dict
 
 def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT,
                 seed: int = DEFAULT_SEED, scale: float = DEFAULT_SCALE,
-                log: Callable[[str], None] = print, course_root: Path | None = None) -> list[dict[str, Any]]:
+                log: Callable[[str], None] = print, course_root: Path | None = None,
+                shard: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """Grade every submission under ``paths`` into ``out`` and return the reports.
+
+    ``shard=(i, n)`` grades only the i-th of n parts of the class (``grader.shards``) and adds
+    ``shard.json`` to ``out`` for ``python -m grader merge``.
 
     Raises ``GradingInterrupted`` (SIGINT/SIGTERM: workers killed, scratch removed, nothing written),
     ``DiskFull`` and ``OutputsIncomplete`` (which submissions lack output; gradebook.csv not written).
@@ -143,11 +148,23 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
     submissions = discover(paths)
     if not submissions:
         raise ValueError("no submission found (expected .ipynb files, folders of notebooks or .zip files)")
+    everyone = [s.name for s in submissions]
+    if shard is not None:
+        submissions = [s for s in submissions if shards.shard_of(s.name, shard[1]) == shard[0]]
+        log(f"shard {shard[0]}/{shard[1]}: {len(submissions)} of the class's {len(everyone)} submission(s)")
+        if not submissions:  # a small class: nothing to grade here, but merge needs this shard's record
+            _make_folder(out)
+            (out / shards.SHARD_FILE).unlink(missing_ok=True)
+            write_outputs([], out)
+            settings = shards.run_settings(seed, scale, timeout, isolation_level(), course_root)
+            shards.write_record(out, shards.shard_record(shard, everyone, [], settings))
+            return []
     with shutdown.handle_signals():
         shutdown.remove_stale_scratch(log)
         setup, reference = prepare(seed, scale, log=log, root=course_root)
         try:
             _make_folder(out)  # fail before grading, not after
+            (out / shards.SHARD_FILE).unlink(missing_ok=True)  # written again (last) by a shard run only
             scratch_root = _make_folder(None)
             os.chmod(scratch_root, 0o711)  # workers (own uids) traverse it to their folder, cannot list it
             level = isolation_level()
@@ -174,6 +191,10 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
         log(f"isolation of submitted code: {level}")
         shutdown.writing_outputs()
         write_outputs(reports, out, Redactor.for_run(roots=[scratch_root, setup.folder], reference=reference))
+        if shard is not None:
+            settings = shards.run_settings(seed, scale, timeout, level, course_root, key=setup.key)
+            shards.write_record(out, shards.shard_record(shard, everyone, [s.name for s in submissions],
+                                                         settings))
     return reports
 
 

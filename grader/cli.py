@@ -15,7 +15,7 @@ from types import ModuleType
 
 # verb -> the module that implements it (imported by name, only when the verb runs)
 VERB_MODULES = {"check": "grader.selfcheck", "grade": "grader.batch", "assign": "grader.assign",
-                "release": "grader.release", "finalize": "grader.finalize"}
+                "release": "grader.release", "finalize": "grader.finalize", "merge": "grader.shards"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         grade.add_argument("--seed", type=int, default=batch.DEFAULT_SEED, help="seed of the hidden dataset")
         grade.add_argument("--scale", type=float, default=batch.DEFAULT_SCALE,
                            help="scale of the hidden dataset")
+        grade.add_argument("--shard", default=None, metavar="I/N",
+                           help="grade only part I of N of the class (merge the N outputs with `merge`)")
         grade.add_argument("--course-root", type=Path, default=None, help=argparse.SUPPRESS)
+    if available("merge"):
+        merge = verbs.add_parser("merge", help="merge the outputs of `grade --shard i/n` (instructor)")
+        merge.add_argument("shards", nargs="+", type=Path, help="the output folder of every shard")
+        merge.add_argument("--out", type=Path, required=True, help="merged output folder")
     if available("assign"):
         verbs.add_parser("assign", help="generate notebooks/ from solutions/", add_help=False)
     if available("release"):
@@ -92,6 +98,14 @@ def _grade(args: argparse.Namespace) -> int:
     faults = importlib.import_module("grader.faults")
     outputs_incomplete = importlib.import_module("grader.outputs").OutputsIncomplete
     interrupted = importlib.import_module("grader.shutdown").GradingInterrupted
+    shard = None
+    if args.shard is not None:
+        shards = _verb("merge")
+        try:
+            shard = shards.parse_shard(args.shard)
+        except shards.ShardError as error:
+            print(f"grader: {error}", file=sys.stderr)
+            return 2
     missing = [str(p) for p in args.submissions if not p.exists() and not p.is_symlink()]
     if missing:
         print(f"grader: no such file or folder: {', '.join(missing)}", file=sys.stderr)
@@ -99,7 +113,7 @@ def _grade(args: argparse.Namespace) -> int:
     try:
         grade_batch(args.submissions, args.out, jobs=args.jobs, timeout=args.timeout, seed=args.seed,
                     scale=args.scale, log=lambda m: print(m, file=sys.stderr),
-                    course_root=args.course_root)
+                    course_root=args.course_root, shard=shard)
     except (setup_error, ValueError, FileNotFoundError, faults.DiskFull, outputs_incomplete) as error:
         print(f"grader: {error}", file=sys.stderr)
         return 1
@@ -112,6 +126,18 @@ def _grade(args: argparse.Namespace) -> int:
         print(f"grader: {faults.DiskFull(faults.disk_full_folder(error, args.out))}", file=sys.stderr)
         return 1
     print(f"gradebook: {args.out / 'gradebook.csv'}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    module = _verb("merge")
+    try:
+        names = module.merge(args.shards, args.out)
+    except module.ShardError as error:
+        print(f"grader: {error}", file=sys.stderr)
+        return 1
+    print(f"merged {len(args.shards)} shard(s), {len(names)} submission(s); "
+          f"gradebook: {args.out / 'gradebook.csv'}")
     return 0
 
 
@@ -143,4 +169,5 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["assign"] and available("assign"):
         return _verb("assign").main(argv[1:])
     args = build_parser().parse_args(argv)
-    return {"check": _check, "grade": _grade, "release": _release, "finalize": _finalize}[args.verb](args)
+    return {"check": _check, "grade": _grade, "release": _release, "finalize": _finalize,
+            "merge": _merge}[args.verb](args)

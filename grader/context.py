@@ -225,6 +225,9 @@ class CheckContext:
         if self.base_raw_dir is None:
             raise Skip("no arrival data available")
         files = sorted((self.base_raw_dir / "clickstream").glob("*.parquet")) + self.arrival_files[:days]
+        from grader import timing  # lazily: the self-check never grades
+
+        timing.mark_replay(getattr(ws, "name", ""))  # the benchmark counts its loads and dbt runs as a replay
         ws.load_raw_files("clickstream", files)
 
     # ---- comparison ---------------------------------------------------------------------------
@@ -243,16 +246,19 @@ class CheckContext:
         """Compare a query on the submission (or ``workspace``) with a query on the reference warehouse."""
         if self.reference is None:
             raise Skip("runs only when the instructor grades (it needs the reference answers)")
+        from grader import timing
         from grader.remote import WorkerError
 
         ws = workspace or self._need_workspace()
         self.reference.close()
-        con = ws.connect(reference=self.reference.warehouse)
-        try:
-            load_sides(con, sql, reference_sql or sql, "warehouse")
-        except (duckdb.Error, WorkerError) as error:
-            raise Fail(f"{what} cannot be read: {short_message(str(error), 200)}") from None
-        return compare_loaded(con, key=key, columns=columns, ignore=ignore, tolerance=tolerance, what=what)
+        with timing.timed("compare() calls (whole, incl. their exports)"):
+            con = ws.connect(reference=self.reference.warehouse)
+            try:
+                load_sides(con, sql, reference_sql or sql, "warehouse")
+            except (duckdb.Error, WorkerError) as error:
+                raise Fail(f"{what} cannot be read: {short_message(str(error), 200)}") from None
+            return compare_loaded(con, key=key, columns=columns, ignore=ignore, tolerance=tolerance,
+                                  what=what)
 
     # ---- submission SQL, plans, reference data handed in (grading: through the worker) --------------
     def profile_joins(self, sql: str) -> list[JoinStats]:

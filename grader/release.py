@@ -39,7 +39,7 @@ GRADER_ROOTS = ("grader/__init__.py", "grader/__main__.py", "grader/cli.py", "gr
 # Modules that must never reach interns (grading, reference, release, final grades).
 INSTRUCTOR_ONLY = ("grader.assign", "grader.batch", "grader.worker", "grader.preparation",
                    "grader.submissions", "grader.outputs", "grader.release", "grader.public_checks",
-                   "grader.finalize", "grader.manual_scores")
+                   "grader.finalize", "grader.manual_scores", "grader.shards")
 PACKAGES = ("datasets", "notebook_helpers", "ops", "stakeholder_docs")  # copied whole (tracked files)
 NOT_SHIPPED = ("notebook_helpers/refresh_outputs.py",)  # re-executes solutions/: course developers only
 TOP_FILES = ("requirements.txt", "environment.yml")
@@ -477,7 +477,9 @@ exercise; each notebook ends with a self-check that tells you how you are doing.
 
 ## Set up and start
 
-You need Python 3.11, `make` and a network connection to PyPI (nothing else is downloaded). Then:
+You need Python 3.11, 3.12 or 3.13 (the Makefile picks the first it finds and says which; choose one
+with `make lab PYTHON=python3.12`), `make` and a network connection to PyPI (nothing else is
+downloaded). Then:
 
 ```bash
 make lab

@@ -79,6 +79,7 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
     that project does not parse, each exercise is graded in its own workspace with only the files
     of its notebook, so one broken YAML does not sink the other exercises. WorkerDied propagates.
     """
+    from grader import timing
     from grader.intake import screen_paths, screened_parse
     from grader.isolation import isolation_level
     from grader.remote import REFERENCE_DATA, ReferenceData, UntrustedWorker
@@ -108,6 +109,8 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
                 scratch_dir=scratch,
             )
             checks = []
+            timer = timing.exercise(ex_id, worker._worker_cpu)
+            timer.__enter__()
             for spec in exercise.checks:
                 if not ex_parsed.success and _needs_project(spec):
                     message = ("not checked: the project does not parse with your files: "
@@ -119,6 +122,7 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
                 started = time.perf_counter()
                 checks.append(run_check(ctx, spec, scrub))
                 print(f"[timing] {ex_id} {spec.name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
+            timer.__exit__(None, None, None)
             exercises[ex_id] = {
                 "score": sum(c["points"] for c in checks),
                 "max_score": exercise.max_auto_points,
@@ -126,9 +130,12 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
                 "manual": manual_entries(exercise, answers),
             }
     finally:
+        measured = timing.snapshot(worker._worker_cpu)  # None unless the benchmark asked for timings
         worker.close()
         if stats is not None:
             stats["worker_cpu_seconds"] = worker.cpu_used
+            if measured:
+                stats["timings"] = measured
     return exercises, level
 
 

@@ -575,3 +575,129 @@ def test_sigkill_of_grade_leaves_no_worker_and_the_next_run_cleans_up(graded, co
     assert _gone(worker, 5), f"worker {worker} still running after the next run"
     assert died_with_parent, ("the worker outlived its SIGKILLed parent: it needs a parent-death signal "
                               "(PR_SET_PDEATHSIG / bwrap --die-with-parent, trust-core's worker launch)")
+
+
+# ---- issue 13: scores never change with speed; a class graded in shards -----------------------------
+EXPECTED_SCORES = FIXTURES.parent / "expected_scores.json"  # VB_UPDATE_EXPECTED_SCORES=1 rewrites it
+SHARD_CLASS = ["unsolved", "hostile_broken_notebook", "hostile_empty.zip",
+               "wrong_weak_test_view_and_no_lookback"]
+SHARD_COUNT = 4  # by name: 1/4 unsolved, hostile_broken_notebook; 2/4 wrong_weak...; 3/4 none; 4/4 the zip
+
+
+def _scores(report: dict) -> dict:
+    """Status, total, and per exercise that scores: its score and the points of each check that scored
+    (a check added later that scores nothing for these submissions changes nothing here)."""
+    return {"status": report["status"], "score": report["score"],
+            "exercises": {ex: {"score": e["score"], "checks": {c["name"]: c["points"] for c in e["checks"]
+                                                                if c["points"]}}
+                          for ex, e in report["exercises"].items() if e["score"]}}
+
+
+def test_scores_equal_the_stored_expected_scores(graded):
+    """Every check's points of every fixture submission, as stored: a change that makes grading faster
+    (or anything else) must not change one of them. After an intended change of a check, rerun with
+    VB_UPDATE_EXPECTED_SCORES=1 and review the diff of tests/fixtures/expected_scores.json."""
+    _, reports = graded
+    got = {name: _scores(report) for name, report in sorted(reports.items())}
+    if os.environ.get("VB_UPDATE_EXPECTED_SCORES") == "1":
+        EXPECTED_SCORES.write_text(json.dumps(got, indent=1, sort_keys=True) + "\n")
+    expected = json.loads(EXPECTED_SCORES.read_text())
+    assert sorted(got) == sorted(expected)
+    changed = {name: (expected[name], got[name]) for name in got if got[name] != expected[name]}
+    assert not changed, f"scores changed: {changed}"
+
+
+@pytest.fixture(scope="module")
+def sharded(graded, course: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The class SHARD_CLASS graded as SHARD_COUNT shards, each its own ``grade`` process (run at once,
+    as on separate runners), then merged by ``python -m grader merge``."""
+    from grader.shards import shard_of
+
+    root = tmp_path_factory.mktemp("sharded")
+    klass = root / "class"
+    klass.mkdir()
+    for name in SHARD_CLASS:
+        (shutil.copytree if (FIXTURES / name).is_dir() else shutil.copy)(FIXTURES / name, klass / name)
+    names = sorted(Path(n).stem for n in SHARD_CLASS)
+    assert sorted({shard_of(n, SHARD_COUNT) for n in names}) == [1, 2, 4]  # one shard has nothing to grade
+    shards = [root / f"shard-{i}" for i in range(1, SHARD_COUNT + 1)]
+    procs = [run_grade([str(klass), "--out", str(out), "--course-root", str(course), "--shard",
+                        f"{i}/{SHARD_COUNT}"], cache, wait=False) for i, out in enumerate(shards, 1)]
+    done = []
+    for proc in procs:
+        _, err = proc.communicate(timeout=900)
+        done.append((proc.returncode, err))
+    merged = subprocess.run([sys.executable, "-m", "grader", "merge", *map(str, shards), "--out",
+                             str(root / "merged")], cwd=REPO, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    return {"root": root, "names": names, "shards": shards, "done": done, "merged": merged}
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+def _lines_of(text: str, names: list[str]) -> str:
+    """A single run's CSV restricted to ``names`` (header kept): what a run of just those writes."""
+    lines = text.splitlines(keepends=True)
+    return lines[0] + "".join(line for line in lines[1:] if line.split(",", 1)[0] in names)
+
+
+def test_shards_merge_into_exactly_what_one_run_writes(graded, sharded):
+    single, _ = graded
+    for code, err in sharded["done"]:
+        assert code == 0 and "Traceback" not in err, err[-2000:]
+    merged = sharded["merged"]
+    assert merged.returncode == 0, merged.stderr
+    assert merged.stdout.startswith(f"merged {SHARD_COUNT} shard(s), {len(sharded['names'])} submission(s)")
+    tree, names = _tree(sharded["root"] / "merged"), sharded["names"]
+    assert sorted(tree) == sorted(["gradebook.csv", "manual_scores.csv"]
+                                  + [f"{n}/{f}" for n in names for f in ("feedback.html", "report.json",
+                                                                         "review.md")])
+    for rel, data in tree.items():
+        if "/" in rel:  # every submission file byte for byte as the single run wrote it
+            assert data == (single / rel).read_bytes(), rel
+        else:
+            assert data.decode() == _lines_of((single / rel).read_text(), names), rel
+    empty = json.loads((sharded["shards"][2] / "shard.json").read_text())
+    assert empty["shard"] == [3, SHARD_COUNT] and empty["submissions"] == [] and empty["class"] == names
+
+
+def _merge_error(shards: list[Path], out: Path, capsys) -> str:
+    from grader.cli import main
+
+    assert main(["merge", *map(str, shards), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and not (out / "gradebook.csv").exists() or out in shards, err
+    return err.strip()
+
+
+def _edited(shard: Path, tmp_path: Path, **settings) -> Path:
+    copy = tmp_path / f"{shard.name}-edited"
+    shutil.copytree(shard, copy)
+    record = json.loads((copy / "shard.json").read_text())
+    record["settings"].update(settings)
+    (copy / "shard.json").write_text(json.dumps(record))
+    return copy
+
+
+def test_merge_refuses_shards_that_do_not_fit(sharded, tmp_path: Path, capsys):
+    s1, s2, s3, s4 = sharded["shards"]
+    out = tmp_path / "out"
+    assert _merge_error([s1, s2, s3], out, capsys) == (
+        "grader: missing shard(s) 4/4 (have 1/4, 2/4, 3/4): name every shard's output")
+    assert "are both shard 2/4 (overlapping shards)" in _merge_error([s1, s2, s2, s3, s4], out, capsys)
+    other_seed = _edited(s2, tmp_path, seed=SEED + 1)
+    assert f"were not graded alike (hidden-data seed {SEED} vs {SEED + 1})" in _merge_error(
+        [s1, other_seed, s3, s4], out, capsys)
+    other_commit = _edited(s4, tmp_path, commit="0" * 40)
+    assert "course commit" in _merge_error([s1, s2, s3, other_commit], out, capsys)
+    assert "time limit" in _merge_error([s1, s2, s3, _edited(s3, tmp_path, timeout=1.0)], out, capsys)
+    incomplete = tmp_path / "incomplete"
+    shutil.copytree(s1, incomplete)
+    (incomplete / "gradebook.csv").unlink()
+    assert "is incomplete (no gradebook.csv)" in _merge_error([incomplete, s2, s3, s4], out, capsys)
+    assert "is not the output of a shard" in _merge_error([s1, s2, s3, s4, tmp_path], out, capsys)
+    assert "is a shard's output" in _merge_error([s1, s2, s3, s4], s1, capsys)
+    assert not out.exists()
