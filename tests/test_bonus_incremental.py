@@ -24,7 +24,7 @@ from ops.dbt_invoke import run_dbt
 REPO = Path(__file__).resolve().parent.parent
 MODEL = "int_customer_behavior_incremental"
 BONUS_PREFIXES = ("models/intermediate/int_clickstream_events_incremental", f"models/intermediate/{MODEL}",
-                  "models/intermediate/_bonus_intermediate", "macros/get_date_parts")
+                  "models/intermediate/_bonus_intermediate", "macros/get_date_parts", "macros/days_since")
 COLUMNS = ("customer_id, customer_unique_id, customer_city, customer_state, order_count, total_spend, "
            "round(avg_order_value, 6) as avg_order_value, first_order_date, last_order_date, "
            "customer_lifetime_days, days_since_last_order, total_sessions, product_view_count, "

@@ -94,7 +94,7 @@ def grading(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Hidden-like data with 2 arrival days, a base workspace, and the reference with its snapshots."""
     reference = {p: t for p, t in reference_answers(REPO).files.items()
                  if p.startswith(("models/intermediate/int_c", "models/intermediate/_bonus",
-                                  "macros/get_date", "models/marts/core/dim_date_v2",
+                                  "macros/get_date", "macros/days_since", "models/marts/core/dim_date_v2",
                                   "models/marts/core/_dim_date_v2"))}
     assert ex_bonus.MODEL_FILE in reference, "solutions/ lost the bonus model"
     root = tmp_path_factory.mktemp("bonus-grading")
