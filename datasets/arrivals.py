@@ -33,7 +33,7 @@ from datasets.calendar import (
     weights_for,
 )
 from datasets.cli_errors import OneLineParser, UsageError, fail
-from datasets.generate import PART, read_manifest
+from datasets.manifest import PART, read_manifest
 from datasets.schema import SCHEMAS
 from datasets.sessions import SessionSpec, build_sessions, pick_weighted
 from datasets.world import World, clickstream_arrow, stream

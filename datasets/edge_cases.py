@@ -14,6 +14,7 @@ What it adds:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,11 @@ import pyarrow.parquet as pq
 
 from datasets.arrowio import dates, ids, money, write_parquet
 from datasets.calendar import N_DAYS
-from datasets.generate import PART, file_entry, read_manifest, write_manifest
+from datasets.manifest import PART, file_entry, read_manifest, write_manifest
 from datasets.schema import SCHEMAS
 
 EDGE_PART = "edge-cases.parquet"
+DATA_FILE = Path(__file__).resolve().parent / "data" / "edge_cases.json"
 D = dt.date
 T = dt.datetime
 
@@ -39,202 +41,49 @@ def _legacy_product(raw_dir: Path) -> tuple[str, int]:
     return row["product_id"], int(row["list_price"] * 100)
 
 
-def edge_tables(raw_dir: Path) -> dict[str, pa.Table]:
-    """The edge-case rows per table (constant apart from which existing product they reference)."""
-    legacy, legacy_cents = _legacy_product(raw_dir)
-    price2 = max(legacy_cents - 5_000, 100)
-    cost2 = price2 * 7 // 10
-    rows: dict[str, dict[str, list]] = {
-        "customers": {
-            "customer_id": ["C9900001", "C9900002", "C9900003"],
-            "customer_unique_id": ["U9900002", "U9900001", "U9900001"],
-            "customer_city": ["Mumbai", "Pune", "Pune"],
-            "customer_state": ["Maharashtra", "Maharashtra", "Maharashtra"],
-            "signup_date": [D(2025, 6, 1), D(2024, 3, 10), D(2025, 9, 2)],
-        },
-        "products": {
-            "product_id": ["P990001", "P990002"],
-            "product_name": ["Pigeon Storage 101", "boAt Chargers 202"],
-            "product_category": ["Home & Kitchen", "Electronics"],
-            "product_subcategory": ["Storage", "Chargers"],
-            "brand": ["Pigeon", "boAt"],
-            "list_price": [49900, 89900],
-            "launch_date": [D(2025, 1, 15), D(2023, 11, 1)],
-        },
-        "orders": {
-            "order_id": ["O99000001", "O99000002"],
-            "customer_id": ["C9900002", "C9900003"],
-            "order_date": [D(2025, 11, 15), D(2025, 12, 20)],
-            "order_timestamp": [T(2025, 11, 15, 20, 41, 5), T(2025, 12, 20, 11, 2, 30)],
-            "order_status": ["delivered", "delivered"],
-            "order_total": [55000 + price2, legacy_cents],
-        },
-        "order_items": {
-            "order_item_id": ["OI990000001", "OI990000002", "OI990000003"],
-            "order_id": ["O99000001", "O99000001", "O99000002"],
-            "product_id": ["P990002", legacy, legacy],
-            "price": [55000, price2, legacy_cents],
-            "cost_price": [62000, cost2, legacy_cents * 7 // 10],
-        },
-        "payments": {
-            "payment_id": ["PY990000001", "PY990000002", "PY990000003"],
-            "order_id": ["O99000001", "O99000001", "O99000002"],
-            "payment_sequential": [1, 2, 1],
-            "payment_method": ["wallet", "upi", "cod"],
-            "payment_amount": [10000, 45000 + price2, legacy_cents],
-        },
-        "product_reviews": {
-            "review_id": ["R99000001"],
-            "product_id": [legacy],
-            "customer_id": ["C9900003"],
-            "order_id": ["O99000002"],
-            "review_score": [5],
-            "review_date": [D(2025, 12, 28)],
-        },
-        "marketing_campaigns": {
-            "campaign_id": ["CMP9901"],
-            "campaign_name": ["Win Back 2025 - email (never sent)"],
-            "channel": ["email"],
-            "start_date": [D(2025, 12, 1)],
-            "end_date": [D(2025, 12, 15)],
-            "budget": [0],
-            "target_segment": ["lapsed"],
-        },
+def _derived_values(raw_dir: Path) -> dict[str, object]:
+    """The '$name' values of the data file: they depend on the generated products."""
+    legacy, legacy_price = _legacy_product(raw_dir)
+    discounted_price = max(legacy_price - 5_000, 100)
+    return {
+        "legacy": legacy,
+        "legacy_price": legacy_price,
+        "legacy_cost": legacy_price * 7 // 10,
+        "discounted_price": discounted_price,
+        "discounted_cost": discounted_price * 7 // 10,
+        "order_total": 55_000 + discounted_price,
+        "upi_amount": 45_000 + discounted_price,
     }
-    anon, buyer = None, "C9900002"
-    events = [  # event_id, session, customer, ts, type, page, product, device, browser, loaded
-        (
-            "E9900000001",
-            "S990000001",
-            anon,
-            T(2025, 12, 30, 22, 0, 0),
-            "page_view",
-            "home",
-            None,
-            "mobile",
-            "Chrome",
-            T(2025, 12, 30, 22, 0, 20),
-        ),
-        (
-            "E9900000002",
-            "S990000001",
-            anon,
-            T(2025, 12, 30, 22, 1, 0),
-            "product_view",
-            "product",
-            "P990001",
-            "mobile",
-            "Chrome",
-            T(2025, 12, 30, 22, 1, 9),
-        ),
-        (
-            "E9900000003",
-            "S990000001",
-            anon,
-            T(2025, 12, 30, 22, 2, 0),
-            "cart_add",
-            "product",
-            "P990001",
-            "mobile",
-            "Chrome",
-            T(2025, 12, 30, 22, 2, 30),
-        ),
-        (
-            "E9900000004",
-            "S990000001",
-            anon,
-            T(2025, 12, 30, 22, 3, 0),
-            "cart_remove",
-            "cart",
-            "P990001",
-            "mobile",
-            "Chrome",
-            T(2025, 12, 30, 22, 3, 2),
-        ),
-        (
-            "E9900000005",
-            "S990000002",
-            buyer,
-            T(2025, 11, 15, 20, 30, 0),
-            "search",
-            "search",
-            None,
-            "desktop",
-            "Firefox",
-            T(2025, 11, 18, 9, 0, 0),
-        ),  # late: 3 days
-        (
-            "E9900000006",
-            "S990000002",
-            buyer,
-            T(2025, 11, 15, 20, 35, 0),
-            "product_view",
-            "product",
-            "P990002",
-            "desktop",
-            "Firefox",
-            T(2025, 11, 18, 9, 0, 0),
-        ),  # late
-        (
-            "E9900000007",
-            "S990000002",
-            buyer,
-            T(2025, 11, 15, 20, 38, 0),
-            "cart_add",
-            "product",
-            "P990002",
-            "desktop",
-            "Firefox",
-            T(2025, 11, 15, 20, 38, 40),
-        ),
-        (
-            "E9900000008",
-            "S990000002",
-            buyer,
-            T(2025, 11, 15, 20, 40, 0),
-            "checkout",
-            "checkout",
-            None,
-            "desktop",
-            "Firefox",
-            T(2025, 11, 15, 20, 40, 15),
-        ),
-        (
-            "E9900000009",
-            "S990000002",
-            buyer,
-            T(2025, 11, 15, 20, 41, 5),
-            "purchase",
-            "confirmation",
-            "P990002",
-            "desktop",
-            "Firefox",
-            T(2025, 11, 15, 20, 41, 30),
-        ),
-        (
-            "E9900000009",
-            "S990000002",
-            buyer,
-            T(2025, 11, 15, 20, 41, 5),
-            "purchase",
-            "confirmation",
-            "P990002",
-            "desktop",
-            "Firefox",
-            T(2025, 11, 16, 2, 0, 0),
-        ),  # re-delivered duplicate
-    ]
-    names = SCHEMAS["clickstream"].names
-    rows["clickstream"] = {name: [e[i] for e in events] for i, name in enumerate(names)}
-    money_cols = {"list_price", "order_total", "price", "cost_price", "payment_amount", "budget"}
+
+
+def _column(values: list, field: pa.Field) -> pa.Array:
+    """One column of the data file as Arrow: money from paise, dates and timestamps from ISO text."""
+    if pa.types.is_decimal(field.type):
+        return money(np.array(values, np.int64), field.type.precision)
+    if pa.types.is_date(field.type):
+        values = [None if v is None else D.fromisoformat(v) for v in values]
+    elif pa.types.is_timestamp(field.type):
+        values = [None if v is None else T.fromisoformat(v) for v in values]
+    return pa.array(values, field.type)
+
+
+def edge_tables(raw_dir: Path) -> dict[str, pa.Table]:
+    """The edge-case rows per table: the rows of datasets/data/edge_cases.json, plus the inventory
+    rows of P990002 (a rule, not data: a sawtooth stock level over the whole calendar)."""
+    derived = _derived_values(raw_dir)
+    data = json.loads(DATA_FILE.read_text(encoding="utf-8"))
     out = {}
-    for table, cols in rows.items():
+    for table, rows in data.items():
+        if table.startswith("_"):
+            continue
         schema = SCHEMAS[table]
-        arrays = [
-            money(np.array(v, np.int64)) if k in money_cols else pa.array(v, schema.field(k).type)
-            for k, v in cols.items()
+        resolved = [
+            {k: derived[v[1:]] if isinstance(v, str) and v.startswith("$") else v for k, v in row.items()}
+            for row in rows
         ]
-        out[table] = pa.Table.from_arrays(arrays, schema=schema)
+        out[table] = pa.Table.from_arrays(
+            [_column([row[field.name] for row in resolved], field) for field in schema], schema=schema
+        )
     days = np.arange(N_DAYS)
     stock = (40 - (days % 20) * 2).astype(np.int32)  # sawtooth, 0 one day in 20... never below 2
     stock[days % 20 == 19] = 0

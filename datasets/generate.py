@@ -8,7 +8,6 @@ after success, so an interrupted run never leaves a folder that looks complete.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -16,14 +15,13 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from datasets.arrowio import sha256_of, write_parquet
+from datasets.arrowio import write_parquet
 from datasets.calendar import AS_OF_DATE
 from datasets.cli_errors import OneLineParser, UsageError, fail, non_negative_int, positive_float
+from datasets.manifest import PART, file_entry, write_manifest
 from datasets.schema import SCHEMAS, TABLES
 from datasets.world import World
 
-MANIFEST = "_manifest.json"
-PART = "part-0.parquet"
 GENERATOR_VERSION = 1
 
 
@@ -38,34 +36,6 @@ def parse_tables(text: str | None) -> list[str]:
             f"unknown table(s) {', '.join(unknown) or '(none given)'}; choose from: {', '.join(TABLES)}"
         )
     return [t for t in TABLES if t in wanted]
-
-
-def file_entry(path: Path, rows: int) -> dict[str, object]:
-    """Manifest entry of one Parquet file."""
-    return {"rows": rows, "sha256": sha256_of(path)}
-
-
-def write_manifest(folder: Path, manifest: dict) -> None:
-    """Write _manifest.json (sorted keys, stable bytes) via a temporary file."""
-    tmp = folder / f".{MANIFEST}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, folder / MANIFEST)
-
-
-def read_manifest(folder: Path) -> dict:
-    """The manifest of a complete raw folder, or a UsageError saying how to make one."""
-    path = Path(folder) / MANIFEST
-    if not path.is_file():
-        raise UsageError(
-            f"{folder} has no {MANIFEST} (not a complete raw-data folder); "
-            "run: python -m datasets.generate --seed 42 --scale 1 --out datasets/raw"
-        )
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(
-            f"cannot read {path}: {exc}; regenerate the folder with python -m datasets.generate"
-        ) from None
 
 
 def generate_into(folder: Path, seed: int, scale: float, tables: Iterable[str], log=None) -> dict:

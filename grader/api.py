@@ -154,19 +154,3 @@ def exercise(exercise_id: str, title: str, *, answer_files: list[str] | tuple[st
     ex = Exercise(exercise_id, title, tuple(answer_files), allow=tuple(allow))
     _REGISTRY[exercise_id] = ex
     return ex
-
-
-def registry() -> dict[str, Exercise]:
-    """Every exercise, in course order, after importing all exercise modules."""
-    import grader.exercises  # noqa: F401  (imports each ex_* module, which registers itself)
-
-    return {ex_id: _REGISTRY[ex_id] for ex_id in EXERCISE_IDS if ex_id in _REGISTRY}
-
-
-def get_exercise(exercise_id: str) -> Exercise:
-    """The exercise of an id, or ValueError with the list of known ids."""
-    exercises = registry()
-    normalized = exercise_id.strip().lower().removeprefix("ex").strip()
-    if normalized not in exercises:
-        raise ValueError(f"unknown exercise {exercise_id!r}: choose one of {', '.join(exercises)}")
-    return exercises[normalized]

@@ -22,7 +22,7 @@ from typing import Any
 
 from grader import shards, shutdown
 from grader.answers import Answers
-from grader.api import registry
+from grader.exercises import registry
 from grader.faults import DiskFull, is_disk_full
 from grader.isolation import WARNING, describe_death, isolation_level, package_dir
 from grader.outputs import write_outputs

@@ -234,7 +234,7 @@ def refuse(answers: Answers, path: str, reason: str) -> None:
 
 def allowed_constructs(exercise_ids: Iterable[str]) -> frozenset[str]:
     """The union of the ``allow`` lists of the given exercises (empty for every exercise today)."""
-    from grader.api import registry
+    from grader.exercises import registry
 
     exercises = registry()
     return frozenset(a for e in exercise_ids if e in exercises for a in getattr(exercises[e], "allow", ()))

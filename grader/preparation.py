@@ -331,7 +331,7 @@ def _usable_reference_files(setup: GradingSetup, reference: Answers,
 
 def build_reference(setup: GradingSetup, reference: Answers, log: Callable[[str], None]) -> bool:
     """Build the solutions into ``reference/``; False when any part failed (then never published)."""
-    from grader.api import registry
+    from grader.exercises import registry
 
     log("building the reference answers (solutions/) on the hidden data")
     files, complete = _usable_reference_files(setup, reference, log)

@@ -178,7 +178,7 @@ def dbt_files(root: Path, tracked: set[str] | None) -> dict[str, bytes]:
 
 def edition_data(root: Path) -> dict:
     """``grader/edition.json``: answer paths (no contents), shipped rewritten files, hidden-check counts."""
-    from grader.api import registry
+    from grader.exercises import registry
 
     reference = reference_answers(root)
     start = starting_project(root, set(reference.files))
@@ -328,7 +328,7 @@ def find_leaks(files: dict[str, bytes], root: Path | None = None) -> list[str]:
 _PROBE = """
 import json, sys
 from grader import cli
-from grader.api import registry
+from grader.exercises import registry
 from grader.edition import hidden_check_count
 exercises = registry()
 print(json.dumps({
@@ -355,7 +355,7 @@ def _public_function_dumps(source: str) -> dict[str, str]:
 def verify(folder: Path, root: Path) -> None:
     """Import the edition in a fresh process (its own folder first on the path): exactly the original's
     public checks (same names, points, hints, code), no hidden check or hook, only the check verb."""
-    from grader.api import registry
+    from grader.exercises import registry
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("VB_")}
     env.update(PYTHONPATH=str(folder), PYTHONDONTWRITEBYTECODE="1")

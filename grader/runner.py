@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from grader.answers import Answers
-from grader.api import Exercise, Fail, GradingAborted, Skip, registry
+from grader.api import Exercise, Fail, GradingAborted, Skip
 from grader.context import CheckContext
 from grader.dbt_runner import short_message
+from grader.exercises import registry
 
 if TYPE_CHECKING:  # the intern edition has no grading modules (python -m grader release)
     from grader.preparation import GradingSetup

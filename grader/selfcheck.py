@@ -13,9 +13,9 @@ from pathlib import Path
 import duckdb
 
 from grader.answers import ALLOWED_TOP_DIRS, Answers
-from grader.api import get_exercise
 from grader.context import CheckContext
 from grader.edition import hidden_check_count
+from grader.exercises import get_exercise
 from grader.runner import run_check
 
 
@@ -34,7 +34,7 @@ def _paths() -> tuple[Path, Path]:
 
 def _release_notebook_connections() -> None:
     try:
-        from notebook_helpers.connections import release_all
+        from notebook_helpers.release import release_all
     except ImportError:
         return
     release_all()

@@ -7,7 +7,7 @@ import html
 import re
 from dataclasses import dataclass, field
 
-from grader.api import registry
+from grader.exercises import registry
 from grader.selfcheck import selfcheck_lines
 
 _CHECK = re.compile(r"^  \[(PASS|FAIL)\] ([a-z0-9_]+): (.*)$")

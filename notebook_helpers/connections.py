@@ -121,7 +121,7 @@ def short_connection() -> Iterator[duckdb.DuckDBPyConnection]:
         _OPEN.discard(con)
 
 
-def _close_registered() -> None:
+def close_registered() -> None:
     for con in list(_OPEN):
         try:
             con.close()
@@ -130,25 +130,13 @@ def _close_registered() -> None:
         _OPEN.discard(con)
 
 
-def release_all() -> None:
-    """Close every DuckDB connection the helpers and jupysql hold in this process."""
-    from notebook_helpers import sqlmagic
-
-    sqlmagic.disconnect()
-    _close_registered()
-
-
-def release_idle(*_: object) -> None:
-    """After a cell: close the helpers' connections, detach ``%sql`` and free dbt-duckdb's file.
-
-    ``%sql`` (and result sets kept in variables) reconnect on their next use. Connections a
-    notebook opened itself with ``duckdb.connect`` are left alone. Registered as IPython's
-    ``post_run_cell`` hook by ``%load_ext notebook_helpers``; cheap when nothing is open.
-    """
-    from notebook_helpers import dbt_run, sqlmagic
-
-    for step in (sqlmagic.detach, _close_registered, lambda: dbt_run.release_dbt_duckdb(only_if_open=True)):
-        try:
-            step()
-        except Exception:  # noqa: BLE001, S112 - a hook must never break the notebook; the next one retries
-            continue
+def relation_exists(name: str) -> bool:
+    """True if a table or view called ``name`` is in the warehouse (schema main)."""
+    if not warehouse_path().exists():
+        return False
+    with short_connection() as con:
+        found = con.execute(
+            "select count(*) from information_schema.tables where table_schema = 'main' and table_name = ?",
+            [name],
+        ).fetchone()
+    return bool(found and found[0])

@@ -54,18 +54,6 @@ def model_exists(name: str) -> bool:
     return model_file(name) is not None
 
 
-def relation_exists(name: str) -> bool:
-    """True if a table or view called ``name`` is in the warehouse (schema main)."""
-    if not warehouse_path().exists():
-        return False
-    with short_connection() as con:
-        found = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'main' and table_name = ?",
-            [name],
-        ).fetchone()
-    return bool(found and found[0])
-
-
 def compiled_sql(model: str, quiet: bool = True) -> str | None:
     """Compile ``model`` with dbt and return its SQL (None, with dbt's error printed, if it fails)."""
     from notebook_helpers.dbt_run import run_dbt

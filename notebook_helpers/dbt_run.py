@@ -14,10 +14,8 @@ threads are done. A model whose transaction was not committed keeps its previous
 
 from __future__ import annotations
 
-import gc
 import os
 import shlex
-import sys
 import threading
 import time
 import weakref
@@ -30,37 +28,12 @@ from notebook_helpers import connections, sqlmagic
 from notebook_helpers.dbt_result import DbtResult, NodeResult, clean, stable_order
 from notebook_helpers.errors import HelperError, Interrupted
 from notebook_helpers.paths import dbt_project_dir
+from notebook_helpers.release import release_all, release_dbt_duckdb
 
 _QUIET = ["--log-level", "none", "--no-use-colors"]
 _last: dict[str, DbtResult | None] = {"result": None}
 _REINTERRUPT_SECONDS = 0.05  # while an interrupted dbt winds down: interrupt its queries this often
 _FIRST_DBT_RETRY = 0.2  # seconds before dbt is retried on a warehouse another process holds
-
-
-def release_dbt_duckdb(only_if_open: bool = False) -> None:
-    """Close the DuckDB database dbt-duckdb keeps open in this process after a run.
-
-    ``only_if_open``: do nothing (cheaply) unless dbt-duckdb still holds a database.
-    """
-    if only_if_open and "dbt.adapters.duckdb.connections" not in sys.modules:
-        return  # dbt never ran in this process
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
-        from dbt.adapters.factory import reset_adapters
-    except ImportError:
-        return
-    if only_if_open and manager._ENV is None:
-        return
-    with manager._LOCK:
-        env = manager._ENV
-        if env is not None:
-            try:
-                env.close()
-            except Exception:  # noqa: BLE001 - closing must never break the notebook
-                pass
-        manager._ENV = None
-    reset_adapters()
-    gc.collect()
 
 
 def _split(args: str | Sequence[str]) -> list[str]:
@@ -250,7 +223,7 @@ def _invoke_waiting(argv: list[str], progress: _Progress) -> tuple[Any, list[str
 
 def _interrupted_nodes(progress: _Progress) -> tuple[list[NodeResult], list[str]]:
     """Nodes of an interrupted run (from dbt's events) and one note per node cut short."""
-    from notebook_helpers.dbt_project import relation_exists
+    from notebook_helpers.connections import relation_exists
 
     nodes: list[NodeResult] = []
     notes: list[str] = []
@@ -327,7 +300,7 @@ def run_dbt(args: str | Sequence[str], quiet: bool = False) -> DbtResult:
     if not argv:
         result = DbtResult([], False, error="Give a dbt command, e.g. dbt('build -s stg_orders').")
     else:
-        connections.release_all()
+        release_all()
         result = _run(argv)
         problem_text = sqlmagic.reconnect()
         if problem_text:

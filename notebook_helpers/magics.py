@@ -55,7 +55,7 @@ def _short_error(shell: Any, etype: type, value: BaseException, tb: Any, tb_offs
 def load_ipython_extension(ipython: Any) -> None:
     """Configure jupysql (no banners, no telemetry), connect it, register ``%dbt``; release the
     warehouse after every cell (``post_run_cell``), so an idle kernel never holds it."""
-    from notebook_helpers.connections import release_idle
+    from notebook_helpers.release import release_idle
 
     sqlmagic.configure(ipython)
     problem = sqlmagic.connect()
@@ -70,7 +70,7 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Release the warehouse and stop releasing it after every cell."""
-    from notebook_helpers.connections import release_all, release_idle
+    from notebook_helpers.release import release_all, release_idle
 
     if release_idle in ipython.events.callbacks["post_run_cell"]:
         ipython.events.unregister("post_run_cell", release_idle)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import scratch_env
 
-from grader.api import registry
 from grader.batch import grade_batch
+from grader.exercises import registry
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent

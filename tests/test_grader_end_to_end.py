@@ -225,7 +225,7 @@ def test_timeout_is_recorded_and_batch_completes(graded, course: Path, cache: Pa
 
 
 def test_selfcheck_prints_public_checks_and_releases_the_lock(graded, cache: Path, tmp_path: Path, capsys):
-    from grader.api import get_exercise
+    from grader.exercises import get_exercise
     from grader.selfcheck import selfcheck_lines
 
     (reference,) = list(cache.glob("*/reference"))

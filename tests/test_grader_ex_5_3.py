@@ -16,9 +16,9 @@ import duckdb
 import pytest
 
 from grader.answers import Answers
-from grader.api import get_exercise
 from grader.context import CheckContext
 from grader.dbt_runner import DbtOutcome
+from grader.exercises import get_exercise
 from grader.runner import run_check
 from grader.workspace import Workspace
 

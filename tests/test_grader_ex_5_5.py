@@ -13,10 +13,9 @@ import pytest
 from test_stakeholder_docs import MART, PROJECT_FILES, run_dbt, write_project
 
 from grader.answers import Answers
-from grader.api import get_exercise
 from grader.context import CheckContext
 from grader.course import reference_answers
-from grader.exercises import ex_5_5
+from grader.exercises import ex_5_5, get_exercise
 from grader.runner import run_check
 
 _FIXES = [  # the tiny project's YAML has deliberate gaps (see test_stakeholder_docs); close them

@@ -18,10 +18,9 @@ import pytest
 
 from datasets.arrivals import write_arrival
 from grader.answers import Answers
-from grader.api import get_exercise
 from grader.context import CheckContext
 from grader.course import reference_answers, starting_project
-from grader.exercises import ex_bonus
+from grader.exercises import ex_bonus, get_exercise
 from grader.preparation import GradingSetup, ReferenceSetup
 from grader.runner import run_check
 from grader.workspace import Workspace

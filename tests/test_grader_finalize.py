@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from grader.answers import Answers
-from grader.api import registry
 from grader.batch import empty_exercises
+from grader.exercises import registry
 from grader.finalize import FinalizeError, finalize
 from grader.manual_scores import BLANK, COLUMNS, SHEET
 from grader.outputs import write_outputs

@@ -103,7 +103,8 @@ def test_honest_solution_answers_pass_intake():
 
 
 def test_an_exercise_can_allow_a_construct_for_its_own_files_only(monkeypatch):
-    from grader.api import exercise, get_exercise
+    from grader.api import exercise
+    from grader.exercises import get_exercise
 
     hooked = "{{ config(post_hook='select 1') }}select 1"
     monkeypatch.setattr(get_exercise("5.3"), "allow", ("hooks",))

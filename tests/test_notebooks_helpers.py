@@ -195,11 +195,11 @@ def test_not_done_yet_prints_and_returns_none(capsys):
 
 
 def test_release_idle_frees_the_warehouse_and_the_next_use_reconnects(tiny_repo: Path):
-    from notebook_helpers import connections
+    from notebook_helpers import connections, release
 
     con = connections.connect()
     con.execute("select 1").fetchall()
-    connections.release_idle()
+    release.release_idle()
     assert _other_process_can_write(paths.warehouse_path()).returncode == 0
     assert nh.query("select count(*) as n from stg_orders")["n"].tolist() == [100]
 

@@ -340,10 +340,9 @@ def test_verdict_names_an_event_the_workflow_does_not_run_on():
 
 def test_hidden_check_is_separate_and_judges_the_graded_run(monkeypatch):
     from grader.answers import Answers
-    from grader.api import get_exercise
     from grader.context import CheckContext
     from grader.course import reference_answers
-    from grader.exercises import ex_5_4
+    from grader.exercises import ex_5_4, get_exercise
 
     exercise = get_exercise("5.4")
     assert "workflow_runs_hidden" not in [c.name for c in exercise.checks], "enabled only by the lead"

@@ -20,8 +20,8 @@ import yaml
 from conftest import scratch_env
 
 from grader import release as rel
-from grader.api import registry
 from grader.course import REWRITTEN_STARTING_FILES, reference_answers, starting_project
+from grader.exercises import registry
 from grader.public_checks import public_only
 
 REPO = Path(__file__).resolve().parent.parent
