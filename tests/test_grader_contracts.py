@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_grader_ex_5_3 import GOOD_MART, _grading_context, _warehouse
 
-from grader.api import get_exercise
+from grader.exercises import get_exercise
 from grader.runner import run_check
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from grader.answers import Answers
-from grader.api import get_exercise
 from grader.context import CheckContext
 from grader.course import reference_answers, starting_project
+from grader.exercises import get_exercise
 from grader.runner import run_check
 from grader.selfcheck import hidden_sentence
 from grader.selfcheck_report import ExerciseResult, markdown, run_one

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.api import registry
 from grader.assign import ANSWER_PROMPT
 from grader.course import reference_answers
+from grader.exercises import registry
 
 REPO = Path(__file__).resolve().parent.parent
 LISTING = REPO / "tests" / "fixtures" / "solution_answers.json"
