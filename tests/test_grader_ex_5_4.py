@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from grader.answers import Answers, answers_from_notebooks, strip_solution_markers
-from grader.api import Fail, get_exercise
+from grader.api import Fail
 from grader.assign import strip_cell
 from grader.context import CheckContext
-from grader.exercises import ex_5_4
+from grader.exercises import ex_5_4, get_exercise
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOK = REPO / "solutions" / "5_4_deployment_strategy.ipynb"
