@@ -14,7 +14,7 @@ from notebook_helpers.errors import HelperError
 from notebook_helpers.magics import load_ipython_extension, unload_ipython_extension
 from notebook_helpers.misc import not_done_yet
 from notebook_helpers.paths import dbt_project_dir, raw_dir, repo_root, warehouse_path
-from notebook_helpers.queries import Timing, profile, query, time_model, time_query
+from notebook_helpers.queries import Memory, Timing, memory_model, profile, query, time_model, time_query
 from notebook_helpers.release import release_all, release_dbt_duckdb
 
 __all__ = [
@@ -28,6 +28,8 @@ __all__ = [
     "last_result",
     "load_ipython_extension",
     "model_exists",
+    "Memory",
+    "memory_model",
     "model_overview",
     "not_done_yet",
     "profile",

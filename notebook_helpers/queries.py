@@ -142,3 +142,49 @@ def time_model(model: str, runs: int = 3) -> Timing:
         timing = _time(con, f"CREATE OR REPLACE TEMP TABLE __time_model AS {sql}", runs)
         con.execute("DROP TABLE IF EXISTS __time_model")
     return timing
+
+
+@dataclass(frozen=True)
+class Memory:
+    """Peak memory of DuckDB's buffer manager per run, in bytes, and the median of the runs."""
+
+    median: int
+    runs: list[int]
+
+    def __repr__(self) -> str:
+        return f"Memory(median={self.median / 2**20:.1f} MiB, runs={len(self.runs)})"
+
+
+def memory_model(model: str, runs: int = 3) -> Memory:
+    """Peak memory to build ``model``, measured like ``time_model`` (compiled SQL as a temp table).
+
+    Each run is profiled by DuckDB: its ``system.peak_buffer_memory`` is the most memory DuckDB's
+    buffer manager held at once during the run (hash tables, sorts, the result; bytes spilled to
+    disk under a memory limit are not in it). Machine- and thread-dependent: print it in a cell
+    tagged ``nbval-ignore-output``.
+    """
+    from notebook_helpers.dbt_project import compiled_sql
+
+    if runs < 1:
+        raise HelperError("runs must be at least 1.")
+    sql = compiled_sql(model)
+    if sql is None:
+        raise HelperError(f"Could not compile model {model!r}: see the dbt error printed above.")
+    peaks = []
+    with tempfile.TemporaryDirectory() as tmp, short_connection() as con:
+        out = Path(tmp) / "profile.json"
+        for _ in range(runs):
+            con.execute("PRAGMA enable_profiling = 'json'")
+            con.execute(f"SET profiling_output = '{out}'")
+            try:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE __memory_model AS {sql}").fetchall()
+            except Exception as error:  # noqa: BLE001
+                raise _failed(error) from None
+            finally:
+                con.execute("PRAGMA disable_profiling")
+            con.execute("DROP TABLE IF EXISTS __memory_model")
+            system = json.loads(out.read_text()).get("system", {})
+            if "peak_buffer_memory" not in system:
+                raise HelperError("This DuckDB version does not report peak_buffer_memory in its profile.")
+            peaks.append(int(system["peak_buffer_memory"]))
+    return Memory(int(statistics.median(peaks)), peaks)

@@ -23,7 +23,7 @@ from ops.dbt_invoke import OpsError, cli_main, load_json, load_run_results
 AS_OF_DATE = "2025-12-31"
 SLOW_FACTOR = 1.5
 SEVERITY_RANK = {"error": 0, "warn": 1}
-KIND_RANK = {"failed_node": 0, "test_failure": 1, "stale_source": 2, "slow_model": 3}
+KIND_RANK = {"failed_node": 0, "test_failure": 1, "stale_source": 2, "slow_model": 3, "resource": 4}
 PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 
 
@@ -31,7 +31,7 @@ PERIOD_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
 class Alert:
     """One alert. `value` is the number behind it (failures, seconds, hours stale)."""
 
-    kind: str  # failed_node | test_failure | stale_source | slow_model
+    kind: str  # failed_node | test_failure | stale_source | slow_model | resource (ops.resources)
     severity: str  # error | warn
     node: str  # dbt unique_id
     message: str

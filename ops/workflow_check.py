@@ -163,6 +163,8 @@ def check_workflow(path: str | Path) -> list[Check]:
                 mark("generate_data", step.where)
             if "ops.slim_ci" in text:
                 mark("slim_ci", step.where)
+            if "ops.sql_lint" in text or re.search(r"\bsqlfluff\b.*\blint\b", text):
+                mark("sql_lint", step.where)
             args = _dbt_args(cmd)
             if args is None:
                 continue
@@ -174,6 +176,8 @@ def check_workflow(path: str | Path) -> list[Check]:
                     mark("ci_target", step.where)
             elif args[:1] == ["test"]:
                 mark("test", step.where)
+            elif args[:2] == ["docs", "generate"]:
+                mark("docs_generate", step.where)
     triggers = workflow.get("on", workflow.get(True))  # PyYAML reads the key `on` as True
     if triggers == "pull_request" or (isinstance(triggers, list | dict) and "pull_request" in triggers):
         mark("pull_request_trigger", "on")
@@ -187,6 +191,8 @@ def check_workflow(path: str | Path) -> list[Check]:
         ("generate_data", False, "run `python -m datasets.generate ...` before dbt"),
         ("ci_target", False, "build on the ci target (`--target ci` or env VB_TARGET: ci)"),
         ("pull_request_trigger", False, "trigger on pull_request so every change is checked"),
+        ("sql_lint", False, "lint the SQL before building: `python -m ops.sql_lint dbt_project`"),
+        ("docs_generate", False, "run `dbt docs generate`: fails on a model that does not compile"),
     ]
     return [Check(name, req, name in found, found.get(name, ""), hint) for name, req, hint in spec]
 
