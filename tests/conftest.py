@@ -88,11 +88,12 @@ def repoint_raw_views(root: Path) -> None:
 
 def scratch_env(root: Path) -> dict[str, str]:
     """Environment for a subprocess working in the scratch copy ``root``: its own packages,
-    its own HOME, default paths (no VB_* overrides), no telemetry, no display."""
+    its own HOME, default paths (no VB_* overrides), no telemetry, no display, and none of the outer
+    pytest's PYTEST_* options (an nbval run there is a pytest of its own)."""
     # no MPLBACKEND: kernels then use the inline backend, as in JupyterLab (Agg would drop stored figures)
     base = os.environ if threading.current_thread() is threading.main_thread() else SESSION_ENV
     env = {k: v for k, v in base.items()
-           if k not in _VB_VARS and k != "MPLBACKEND" and not k.startswith("JUPYTER")}
+           if k not in _VB_VARS and k != "MPLBACKEND" and not k.startswith(("JUPYTER", "PYTEST_"))}
     home = root / "home"
     home.mkdir(exist_ok=True)
     env.update(
