@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,18 @@ _SKIP_NAMES = ("__pycache__", ".ipynb_checkpoints", "target", "logs", "*.duckdb"
 _VB_VARS = (
     "VB_DUCKDB_PATH", "VB_WAREHOUSE_DIR", "VB_PROD_DUCKDB_PATH", "VB_RAW_DIR", "VB_TARGET", "VB_REPO_ROOT",
 )
+# The environment the session started with: what background work (the notebook runs) sees, never a
+# variable that a test running meanwhile on the main thread has monkeypatched.
+SESSION_ENV = dict(os.environ)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test marked ``run_first`` starts background work (tests/test_notebooks.py: the notebooks): it
+    runs before every other test, and the rest of its module, which collects that work, runs last."""
+    first = [item for item in items if item.get_closest_marker("run_first")]
+    modules = {item.path for item in first}
+    last = [item for item in items if item.path in modules and item not in first]
+    items[:] = first + [item for item in items if item.path not in modules] + last
 
 
 @pytest.fixture(scope="session")
@@ -75,10 +88,12 @@ def repoint_raw_views(root: Path) -> None:
 
 def scratch_env(root: Path) -> dict[str, str]:
     """Environment for a subprocess working in the scratch copy ``root``: its own packages,
-    its own HOME, default paths (no VB_* overrides), no telemetry, no display."""
+    its own HOME, default paths (no VB_* overrides), no telemetry, no display, and none of the outer
+    pytest's PYTEST_* options (an nbval run there is a pytest of its own)."""
     # no MPLBACKEND: kernels then use the inline backend, as in JupyterLab (Agg would drop stored figures)
-    env = {k: v for k, v in os.environ.items()
-           if k not in _VB_VARS and k != "MPLBACKEND" and not k.startswith("JUPYTER")}
+    base = os.environ if threading.current_thread() is threading.main_thread() else SESSION_ENV
+    env = {k: v for k, v in base.items()
+           if k not in _VB_VARS and k != "MPLBACKEND" and not k.startswith(("JUPYTER", "PYTEST_"))}
     home = root / "home"
     home.mkdir(exist_ok=True)
     env.update(

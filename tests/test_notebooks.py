@@ -1,7 +1,12 @@
 """Every notebook runs in a scratch copy: solutions/ reproduce their stored outputs (nbval) in a copy
 of the workspace with a copy of the built warehouse; the intern notebooks run top to bottom unsolved
 where interns run them, in a clean copy of the intern edition after its own `make warehouse`; the
-real tree is left as it was. New notebooks are picked up automatically."""
+real tree is left as it was. New notebooks are picked up automatically.
+
+The notebooks are the suite's longest stream: this module's first test (run first, tests/conftest.py)
+starts them on one background worker, one at a time (the solutions in file-name order, then the
+intern notebooks); the rest of the suite runs meanwhile on the other core, and this module's other
+tests (run last) collect the results."""
 
 from __future__ import annotations
 
@@ -59,17 +64,39 @@ def _tree_state(root: Path) -> dict[str, object]:
     return state
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def tree_before(repo_root: Path) -> dict[str, object]:
-    """The real tree before any notebook of this module ran."""
+    """The real tree before any notebook ran (and before the rest of the suite ran beside them)."""
     return _tree_state(repo_root)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def solutions_copy(tmp_path_factory, built_warehouse: Path, tree_before) -> Path:
     return copy_workspace(tmp_path_factory.mktemp("solutions-run"), built_warehouse)
 
 
+@pytest.fixture(scope="session")
+def notebook_worker() -> Iterator[ThreadPoolExecutor]:
+    """The one background worker the notebooks run on, one at a time: with the main thread, two
+    streams for the machine's two cores."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks")
+    yield pool
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _selected(request: pytest.FixtureRequest, test: str) -> set[str]:
+    """The notebook names of the selected cases of ``test`` (so ``-k`` runs only those notebooks)."""
+    return {item.callspec.params["name"] for item in request.session.items
+            if getattr(item, "originalname", None) == test and hasattr(item, "callspec")}
+
+
+@pytest.fixture(scope="session")
+def solution_runs(request: pytest.FixtureRequest, solutions_copy: Path,
+                  notebook_worker: ThreadPoolExecutor) -> dict[str, Future]:
+    """nbval of every selected solution notebook, in file-name order, in the one scratch copy."""
+    chosen = _selected(request, "test_solution_notebook_reproduces_its_outputs")
+    return {name: notebook_worker.submit(_run, _nbval_command(name), solutions_copy)
+            for name in SOLUTIONS if name in chosen}
 
 
 def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
@@ -84,11 +111,17 @@ def _intern_command(name: str) -> list[str]:
     return [sys.executable, "-c", _RUN_TOP_TO_BOTTOM, f"notebooks/{name}", str(TIMEOUT)]
 
 
-@pytest.fixture(scope="module")
-def intern_runs(edition_future: Future, tree_before) -> Iterator[dict[str, Future]]:
-    """Run the intern notebooks in the background, one at a time, in a clean copy of the intern edition
-    once its `make warehouse` is done (tests/conftest.py), while the solution notebooks run in the
-    foreground: the machine has two cores."""
+def _nbval_command(name: str) -> list[str]:
+    return [sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider",
+            "--nbval-cell-timeout", str(TIMEOUT), f"solutions/{name}"]
+
+
+@pytest.fixture(scope="session")
+def intern_runs(request: pytest.FixtureRequest, edition_future: Future, tree_before, solution_runs,
+                notebook_worker: ThreadPoolExecutor) -> dict[str, Future]:
+    """The selected intern notebooks, queued after the solutions on the same worker, one at a time, in a
+    clean copy of the intern edition once its `make warehouse` is done (tests/conftest.py)."""
+    chosen = _selected(request, "test_intern_notebook_runs_top_to_bottom")
     copies: list[Path] = []
 
     def own_copy() -> Path:
@@ -102,12 +135,14 @@ def intern_runs(edition_future: Future, tree_before) -> Iterator[dict[str, Futur
             copies.append(target)
         return copies[0]
 
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        yield {name: pool.submit(lambda n=name: _run(_intern_command(n), own_copy())) for name in INTERN}
+    return {name: notebook_worker.submit(lambda n=name: _run(_intern_command(n), own_copy()))
+            for name in INTERN if name in chosen}
 
 
 @pytest.mark.slow
-def test_scratch_copy_imports_its_own_packages(solutions_copy: Path, intern_runs: dict[str, Future]):
+@pytest.mark.run_first  # starts the notebooks in the background; this module's other tests run last
+def test_scratch_copy_imports_its_own_packages(solutions_copy: Path, solution_runs: dict[str, Future],
+                                               intern_runs: dict[str, Future]):
     probe = (
         "import datasets, grader, notebook_helpers as h; "
         "print(h.repo_root()); print(h.warehouse_path()); print(h.raw_dir()); "
@@ -123,12 +158,8 @@ def test_scratch_copy_imports_its_own_packages(solutions_copy: Path, intern_runs
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SOLUTIONS)
-def test_solution_notebook_reproduces_its_outputs(name: str, solutions_copy: Path):
-    done = _run(
-        [sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider",
-         "--nbval-cell-timeout", str(TIMEOUT), f"solutions/{name}"],
-        solutions_copy,
-    )
+def test_solution_notebook_reproduces_its_outputs(name: str, solution_runs: dict[str, Future]):
+    done = solution_runs[name].result()
     report = done.stdout[-6000:] + done.stderr[-2000:]
     assert done.returncode == 0, f"nbval failed for solutions/{name}:\n{report}"
 
@@ -141,7 +172,10 @@ def test_intern_notebook_runs_top_to_bottom(name: str, intern_runs: dict[str, Fu
 
 
 @pytest.mark.slow
-def test_running_notebooks_left_the_real_tree_unchanged(repo_root: Path, tree_before):
+def test_running_notebooks_left_the_real_tree_unchanged(repo_root: Path, tree_before, solution_runs,
+                                                       intern_runs):
+    for run in [*solution_runs.values(), *intern_runs.values()]:  # every notebook has finished
+        run.exception()
     after = _tree_state(repo_root)
     changed = sorted(k for k in set(tree_before) | set(after) if tree_before.get(k) != after.get(k))
     assert not changed, f"notebook runs changed the real tree: {changed}"
