@@ -98,7 +98,8 @@ def test_5_2_seed_model_fails_the_public_replay(small_raw: Path, tmp_path: Path,
 
 def _bonus_answers() -> dict[str, str]:
     return {p: t for p, t in reference_answers(REPO).files.items()
-            if p.startswith(("models/intermediate/int_c", "models/intermediate/_bonus", "macros/get_date"))}
+            if p.startswith(("models/intermediate/int_c", "models/intermediate/_bonus", "macros/get_date",
+                             "macros/days_since"))}
 
 
 def test_bonus_new_rows_only_fails_the_public_replay(small_raw: Path, tmp_path: Path, monkeypatch):
