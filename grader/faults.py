@@ -82,6 +82,20 @@ def write_temp(path: Path, data: str | bytes) -> Path:
     return Path(name)
 
 
+def replace_together(folder: Path, files: dict[str, str | bytes]) -> None:
+    """Write every file to a temporary file first, then rename them all into ``folder``: a failure
+    (e.g. a full disk) before the renames leaves the previous files untouched and no temporary behind."""
+    temps: list[tuple[Path, Path]] = []
+    try:
+        for name, data in files.items():
+            temps.append((write_temp(folder / name, data), folder / name))
+        for temp, target in temps:
+            os.replace(temp, target)
+        fsync_dir(folder)
+    finally:
+        for temp, _ in temps:
+            temp.unlink(missing_ok=True)
+
 def atomic_write(path: Path, data: str | bytes) -> None:
     """Replace ``path`` with ``data`` all at once (temp file, fsync, rename, fsync of the folder)."""
     temp = write_temp(path, data)

@@ -11,12 +11,11 @@ import csv
 import html
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from grader.api import EXERCISE_IDS
-from grader.faults import DiskFull, atomic_write, fsync_dir, is_disk_full, write_temp
+from grader.faults import DiskFull, atomic_write, is_disk_full, replace_together
 from grader.manual_scores import write_sheet
 from grader.public import Redactor, public_report
 
@@ -146,16 +145,7 @@ def write_submission(report: dict[str, Any], folder: Path) -> None:
     _remove_leftovers(folder, SUBMISSION_FILES)
     texts = (json.dumps(report_json(report), indent=2, sort_keys=True, default=str) + "\n",
              feedback_html(report), review_sheet(report))
-    temps: list[Path] = []
-    try:
-        for name, text in zip(SUBMISSION_FILES, texts, strict=True):
-            temps.append(write_temp(folder / name, text))
-        for name, temp in zip(SUBMISSION_FILES, temps, strict=True):
-            os.replace(temp, folder / name)
-        fsync_dir(folder)
-    finally:
-        for temp in temps:
-            temp.unlink(missing_ok=True)
+    replace_together(folder, dict(zip(SUBMISSION_FILES, texts, strict=True)))
 
 
 def _reason(error: Exception, folder: Path) -> str:

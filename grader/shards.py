@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from grader.faults import DiskFull, atomic_write, fsync_dir, is_disk_full, write_temp
+from grader.faults import DiskFull, atomic_write, is_disk_full, replace_together
 from grader.manual_scores import write_sheet
 from grader.outputs import SUBMISSION_FILES, write_gradebook
 
@@ -189,13 +188,4 @@ def merge(folders: list[Path], out: Path) -> list[str]:
 def _copy_submission(source: Path, target: Path) -> None:
     """report.json, feedback.html and review.md byte for byte, renamed into place together."""
     target.mkdir(parents=True, exist_ok=True)
-    temps: list[Path] = []
-    try:
-        for name in SUBMISSION_FILES:
-            temps.append(write_temp(target / name, (source / name).read_bytes()))
-        for name, temp in zip(SUBMISSION_FILES, temps, strict=True):
-            os.replace(temp, target / name)
-        fsync_dir(target)
-    finally:
-        for temp in temps:
-            temp.unlink(missing_ok=True)
+    replace_together(target, {name: (source / name).read_bytes() for name in SUBMISSION_FILES})
