@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from course_core.cli_errors import OneLineParser, UsageError, fail
 from datasets.arrowio import EPOCH_DAY_2024, timestamps, write_parquet
 from datasets.calendar import (
     N_DAYS,
@@ -32,7 +33,6 @@ from datasets.calendar import (
     time_of_day_us,
     weights_for,
 )
-from datasets.cli_errors import OneLineParser, UsageError, fail
 from datasets.manifest import PART, read_manifest
 from datasets.schema import SCHEMAS
 from datasets.sessions import SessionSpec, build_sessions, pick_weighted

@@ -104,7 +104,7 @@ def add_edge_cases(raw_dir: Path | str) -> dict:
     raw_dir = Path(raw_dir)
     manifest = read_manifest(raw_dir)
     if "products" not in manifest["tables"]:
-        from datasets.cli_errors import UsageError
+        from course_core.cli_errors import UsageError
 
         raise UsageError("--edge-cases needs the products table; do not leave it out with --tables")
     for name, table in edge_tables(raw_dir).items():

@@ -15,9 +15,9 @@ import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from course_core.cli_errors import OneLineParser, UsageError, fail, non_negative_int, positive_float
 from datasets.arrowio import write_parquet
 from datasets.calendar import AS_OF_DATE
-from datasets.cli_errors import OneLineParser, UsageError, fail, non_negative_int, positive_float
 from datasets.manifest import PART, file_entry, write_manifest
 from datasets.schema import SCHEMAS, TABLES
 from datasets.world import World

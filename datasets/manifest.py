@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
+from course_core.cli_errors import UsageError
 from datasets.arrowio import sha256_of
-from datasets.cli_errors import UsageError
 
 MANIFEST = "_manifest.json"
 PART = "part-0.parquet"

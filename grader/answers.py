@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 WRITEFILE_PREFIX = "../dbt_project/"
+ANSWER_PROMPT = "_Your answer here._"  # what assign puts in an answer cell (DEVELOPING.md)
 ALLOWED_TOP_DIRS = ("models", "tests", "macros", "docs", "analyses", "snapshots", "ci")
 ALLOWED_SUFFIXES = (".sql", ".yml", ".yaml", ".md")
 PROTECTED_FILES = ("dbt_project.yml", "profiles.yml", "packages.yml", "dependencies.yml")

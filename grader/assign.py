@@ -13,16 +13,17 @@ Rules (DEVELOPING.md, "Notebooks"):
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ANSWER_PROMPT = "_Your answer here._"
+from course_core.cli_errors import USAGE_ERROR, OneLineParser
+from course_core.settings import repo_root
+from grader.answers import ANSWER_PROMPT
+
 SOLUTION_ONLY = "solution-only"
 ANSWER_TAG = re.compile(r"^answer:[A-Za-z0-9.]+:[A-Za-z0-9_.-]+$")
 MARKER = re.compile(
@@ -46,11 +47,6 @@ class SolutionText:
     kind: str  # "region" (BEGIN/END SOLUTION), "answer" (answer:* markdown) or "solution-only"
     text: str
     tag: str | None = None  # the answer tag, for kind "answer"
-
-
-def _repo_root() -> Path:
-    override = os.environ.get("VB_REPO_ROOT")
-    return Path(override).resolve() if override else Path(__file__).resolve().parent.parent
 
 
 def _source(cell: dict[str, Any]) -> str:
@@ -212,18 +208,12 @@ def _differs(target: Path, text: str | None) -> bool:
     return not target.exists() or target.read_text(encoding="utf-8") != text
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse whose usage errors are one-line AssignErrors."""
-
-    def error(self, message: str):  # type: ignore[override]
-        raise AssignError(f"{message} (see --help)")
-
-
 def main(argv: list[str]) -> int:
     """CLI entry point (``python -m grader assign [--check] [names...]``); returns the exit code."""
-    parser = _Parser(
+    parser = OneLineParser(
         prog="python -m grader assign",
         description="Write the intern notebooks notebooks/*.ipynb from solutions/*.ipynb.",
+        line="assign: {message} (see --help)",
     )
     parser.add_argument("names", nargs="*", help="only these notebooks (default: every solutions/*.ipynb)")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if notebooks/ is stale")
@@ -231,11 +221,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--notebooks", type=Path, default=None, help="default: <repo>/notebooks")
     try:
         args = parser.parse_args(argv)
-    except AssignError as error:
-        print(f"assign: {error}", file=sys.stderr)
-        return 2
-    solutions = args.solutions or _repo_root() / "solutions"
-    notebooks = args.notebooks or _repo_root() / "notebooks"
+    except SystemExit as stop:  # a usage error, already printed on one line (or --help)
+        if stop.code == USAGE_ERROR:
+            return USAGE_ERROR
+        raise
+    solutions = args.solutions or repo_root() / "solutions"
+    notebooks = args.notebooks or repo_root() / "notebooks"
     try:
         todo = plan(solutions, notebooks, args.names)
     except AssignError as error:

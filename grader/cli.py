@@ -13,15 +13,14 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+from course_core.cli_errors import OneLineParser
+
 # verb -> the module that implements it (imported by name, only when the verb runs)
 VERB_MODULES = {"check": "grader.selfcheck", "grade": "grader.batch", "assign": "grader.assign",
                 "release": "grader.release", "finalize": "grader.finalize", "merge": "grader.shards"}
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2
-        print(f"grader: {message} (see python -m grader --help)", file=sys.stderr)
-        raise SystemExit(2)
+USAGE_LINE = "grader: {message} (see python -m grader --help)"  # a usage error: this line, exit 2
 
 
 def available(verb: str) -> bool:
@@ -34,8 +33,9 @@ def available(verb: str) -> bool:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the verbs this copy of the grader has."""
-    parser = _Parser(prog="python -m grader", description="VyaparBazaar Module 5 grader")
-    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    parser = OneLineParser(prog="python -m grader", description="VyaparBazaar Module 5 grader",
+                           line=USAGE_LINE)
+    verbs = parser.add_subparsers(dest="verb", required=True)
     check = verbs.add_parser("check", help="self-check exercises against your dev warehouse (public checks)")
     check.add_argument("exercise", nargs="?", help="5.1, 5.2, 5.3, 5.4, 5.5 or bonus")
     check.add_argument("--all", action="store_true", help="every exercise, one after the other")

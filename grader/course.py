@@ -12,6 +12,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
+from course_core.settings import repo_root
 from grader.answers import Answers, answers_from_notebooks
 from grader.edition import answer_paths as edition_answer_paths
 from grader.edition import is_edition, shipped_starting_files
@@ -23,11 +24,8 @@ SKIP_PREFIXES = ("docs/generated/",)  # written by notebooks (git-ignored), neve
 # is no git to tell the shipped version, it is what the unsolved intern notebook writes.
 # tests/test_starting_files.py keeps this list equal to what git and the solutions say.
 REWRITTEN_STARTING_FILES = ("ci/dbt_ci.yml", "models/marts/_mart_customer_overview.yml")
-
-
-def repo_root() -> Path:
-    """The repository this package lives in."""
-    return Path(__file__).resolve().parent.parent
+__all__ = ["REWRITTEN_STARTING_FILES", "reference_answers", "repo_root", "solution_notebooks",
+           "starting_project"]
 
 
 def solution_notebooks(root: Path | None = None) -> list[Path]:

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from course_core import settings
 from grader import shutdown
 from grader.answers import Answers
 from grader.course import fingerprint, reference_answers, repo_root, starting_project
@@ -73,12 +74,8 @@ class GradingSetup:
 
 
 def cache_root() -> Path:
-    """Where prepared grading runs are cached."""
-    env = os.environ.get("VB_GRADER_CACHE")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vyaparbazaar-grader"
+    """Where prepared grading runs are cached (``$VB_GRADER_CACHE``, see course_core.settings)."""
+    return settings.grader_cache_dir()
 
 
 def _run(cmd: list[str], what: str, cwd: Path, folder: Path) -> None:

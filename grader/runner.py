@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from grader.answers import Answers
+from grader.answers import ANSWER_PROMPT, Answers
 from grader.api import Exercise, Fail, GradingAborted, Skip
 from grader.context import CheckContext
 from grader.dbt_runner import short_message
@@ -17,10 +17,6 @@ from grader.exercises import registry
 if TYPE_CHECKING:  # the intern edition has no grading modules (python -m grader release)
     from grader.preparation import GradingSetup
 
-try:
-    from grader.assign import ANSWER_PROMPT
-except ImportError:  # assign.py is another engineer's module; the prompt is in DEVELOPING.md
-    ANSWER_PROMPT = "_Your answer here._"
 
 
 def run_check(ctx: CheckContext, spec: Any, scrub: list[str]) -> dict[str, Any]:

@@ -185,14 +185,9 @@ def run_replay(scenario: str, project: Path, raw: Path, time_limit: float = TIME
 
 def intern_paths() -> tuple[Path, Path]:
     """(the intern's dbt_project/, their raw data folder), resolved like the notebooks do."""
-    try:
-        from notebook_helpers.paths import dbt_project_dir, raw_dir
+    from course_core.settings import dbt_project_dir, raw_dir
 
-        return dbt_project_dir(), raw_dir()
-    except ImportError:
-        from grader.course import repo_root
-
-        return repo_root() / "dbt_project", repo_root() / "datasets" / "raw"
+    return dbt_project_dir(), raw_dir()
 
 
 def verdict(result: dict[str, Any], key: str) -> str:

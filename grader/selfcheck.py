@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 
+from course_core.settings import dbt_project_dir, warehouse_path
 from grader.answers import ALLOWED_TOP_DIRS, Answers
 from grader.context import CheckContext
 from grader.edition import hidden_check_count
@@ -21,32 +22,20 @@ from grader.runner import run_check
 
 def _paths() -> tuple[Path, Path]:
     """(dbt_project dir, dev warehouse file), resolved like the notebooks and profiles.yml do."""
-    try:
-        from notebook_helpers.paths import dbt_project_dir, warehouse_path
-
-        return dbt_project_dir(), warehouse_path()
-    except ImportError:
-        from grader.course import repo_root
-
-        project = repo_root() / "dbt_project"
-        return project, project / "warehouse" / "dev.duckdb"
+    return dbt_project_dir(), warehouse_path()
 
 
 def _release_notebook_connections() -> None:
-    try:
-        from notebook_helpers.release import release_all
-    except ImportError:
-        return
+    from notebook_helpers.release import release_all
+
     release_all()
 
 
 def _open_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """The warehouse, read-only; waits a few seconds for another process's lock (as notebooks do)."""
-    try:
-        from notebook_helpers.connections import open_waiting
-        from notebook_helpers.errors import HelperError
-    except ImportError:
-        return duckdb.connect(str(warehouse), read_only=True)
+    from notebook_helpers.connections import open_waiting
+    from notebook_helpers.errors import HelperError
+
     try:
         return open_waiting(warehouse, read_only=True)
     except HelperError as error:

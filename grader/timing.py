@@ -10,13 +10,13 @@ changes what is graded or any report.json.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-ENABLED = os.environ.get("VB_GRADER_TIMINGS") == "1"
+from course_core import settings
+
 _STATE: dict[str, Any] = {"exercise": "setup", "categories": {}, "dbt": [], "exercises": {},
                           "replay": set()}
 _QUIET_OPS = ("hello", "stats", "quit")
@@ -45,7 +45,7 @@ def category(op: str, fields: dict[str, Any]) -> str:
 def measured(worker_stats: Callable[[], float], call: Callable[..., dict[str, Any]], op: str,
              fields: dict[str, Any]) -> dict[str, Any]:
     """``call(op, **fields)``, timed (wall and the worker's CPU) when timings are enabled."""
-    if not ENABLED or op in _QUIET_OPS:
+    if not settings.grader_timings() or op in _QUIET_OPS:
         return call(op, **fields)
     cpu_before, started = worker_stats(), time.perf_counter()
     try:
@@ -72,7 +72,7 @@ def mark_replay(ws_name: str) -> None:
 @contextmanager
 def exercise(ex_id: str, worker_stats: Callable[[], float]) -> Iterator[None]:
     """Attribute what runs inside to exercise ``ex_id`` (wall, trusted CPU, worker CPU)."""
-    if not ENABLED:
+    if not settings.grader_timings():
         yield
         return
     _STATE["exercise"] = ex_id
@@ -92,7 +92,7 @@ def exercise(ex_id: str, worker_stats: Callable[[], float]) -> Iterator[None]:
 @contextmanager
 def timed(name: str) -> Iterator[None]:
     """Wall and trusted CPU of a block of trusted code (e.g. comparisons in the trusted DuckDB)."""
-    if not ENABLED:
+    if not settings.grader_timings():
         yield
         return
     started, cpu = time.perf_counter(), time.process_time()
@@ -108,7 +108,7 @@ def timed(name: str) -> Iterator[None]:
 def snapshot(worker_stats: Callable[[], float]) -> dict[str, Any] | None:
     """What was measured in this process, with the CPU seconds of this process and of the worker so far
     (None when timings are off)."""
-    if not ENABLED:
+    if not settings.grader_timings():
         return None
     try:
         worker_cpu = worker_stats()

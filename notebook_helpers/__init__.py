@@ -3,6 +3,7 @@
 See ``notebook_helpers/README.md`` for the API with examples.
 """
 
+from course_core.settings import dbt_project_dir, raw_dir, repo_root, warehouse_path
 from notebook_helpers.arrivals import replay_arrival, reset_arrivals
 from notebook_helpers.connections import relation_exists
 from notebook_helpers.dag import show_dag
@@ -13,7 +14,6 @@ from notebook_helpers.dbt_run import run_dbt as dbt
 from notebook_helpers.errors import HelperError
 from notebook_helpers.magics import load_ipython_extension, unload_ipython_extension
 from notebook_helpers.misc import not_done_yet
-from notebook_helpers.paths import dbt_project_dir, raw_dir, repo_root, warehouse_path
 from notebook_helpers.queries import Memory, Timing, memory_model, profile, query, time_model, time_query
 from notebook_helpers.release import release_all, release_dbt_duckdb
 

@@ -6,8 +6,8 @@ Thin wrappers over ``datasets.arrivals.write_arrival`` / ``reset_arrivals`` for 
 
 from __future__ import annotations
 
+from course_core.settings import raw_dir
 from notebook_helpers.errors import HelperError
-from notebook_helpers.paths import raw_dir
 
 
 def _check_raw() -> None:
@@ -20,8 +20,8 @@ def replay_arrival(day: int) -> None:
     """Add clickstream arrival day ``day`` (1 = 2026-01-01) to the raw folder; print file and rows."""
     import pyarrow.parquet as pq
 
+    from course_core.cli_errors import UsageError
     from datasets import arrivals
-    from datasets.cli_errors import UsageError
 
     _check_raw()
     try:
@@ -34,8 +34,8 @@ def replay_arrival(day: int) -> None:
 
 def reset_arrivals() -> None:
     """Remove every replayed arrival file: the raw folder is back to its generated state."""
+    from course_core.cli_errors import UsageError
     from datasets import arrivals
-    from datasets.cli_errors import UsageError
 
     _check_raw()
     try:

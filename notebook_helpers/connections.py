@@ -12,7 +12,6 @@ waits up to ``VB_LOCK_WAIT`` seconds (default 5), retrying with backoff, then re
 
 from __future__ import annotations
 
-import os
 import re
 import time
 import weakref
@@ -22,22 +21,13 @@ from pathlib import Path
 
 import duckdb
 
+from course_core.settings import lock_wait_seconds, warehouse_path
 from notebook_helpers.errors import HelperError
-from notebook_helpers.paths import warehouse_path
 
 _OPEN: weakref.WeakSet = weakref.WeakSet()
 _LOCK_PID = re.compile(r"\(PID (\d+)\)")
-LOCK_WAIT_SECONDS = 5.0  # default of VB_LOCK_WAIT: how long a cell waits for another process
 _FIRST_RETRY = 0.05  # seconds; doubles after each attempt, at most _MAX_RETRY
 _MAX_RETRY = 0.5
-
-
-def lock_wait_seconds() -> float:
-    """``$VB_LOCK_WAIT`` (seconds a cell waits for a warehouse another process holds), default 5."""
-    try:
-        return max(0.0, float(os.environ.get("VB_LOCK_WAIT", LOCK_WAIT_SECONDS)))
-    except ValueError:
-        return LOCK_WAIT_SECONDS
 
 
 def is_lock_error(error: BaseException) -> bool:

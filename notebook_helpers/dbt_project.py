@@ -7,10 +7,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from course_core.settings import dbt_project_dir, manifest_path, warehouse_path
 from notebook_helpers.connections import short_connection
 from notebook_helpers.errors import HelperError
 from notebook_helpers.layers import layer_of, layer_rank
-from notebook_helpers.paths import dbt_project_dir, manifest_path, warehouse_path
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -24,10 +24,10 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from course_core.settings import dbt_project_dir
 from notebook_helpers import connections, sqlmagic
 from notebook_helpers.dbt_result import DbtResult, NodeResult, clean, stable_order
 from notebook_helpers.errors import HelperError, Interrupted
-from notebook_helpers.paths import dbt_project_dir
 from notebook_helpers.release import release_all, release_dbt_duckdb
 
 _QUIET = ["--log-level", "none", "--no-use-colors"]

@@ -211,7 +211,7 @@ def detach() -> None:
 
 def warehouse_problem() -> str | None:
     """One line when the warehouse file does not exist yet (``%sql`` would fail), else None."""
-    from notebook_helpers.paths import warehouse_path
+    from course_core.settings import warehouse_path
 
     path = warehouse_path()
     if path.exists():

@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from course_core import settings
 from ops.dbt_invoke import OpsError, cli_main
 
 SKIPPED = {"target", "logs", "warehouse", "dbt_packages", "__pycache__", ".ipynb_checkpoints"}
@@ -100,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ops.approval", description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=("status", "approve", "deploy"))
     parser.add_argument("--project-dir", default="dbt_project")
-    default_warehouse = os.environ.get("VB_WAREHOUSE_DIR", "dbt_project/warehouse")
+    default_warehouse = settings.warehouse_dir_setting()
+    if default_warehouse is None:
+        default_warehouse = "dbt_project/warehouse"
     parser.add_argument("--warehouse-dir", default=default_warehouse)
     parser.add_argument("--by", default="", help="who approves (approve)")
     parser.add_argument("--note", default="", help="why, e.g. the pull request (approve)")

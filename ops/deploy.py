@@ -33,6 +33,7 @@ from pathlib import Path
 
 import duckdb
 
+from course_core import settings
 from ops import journal as jr
 from ops.dbt_invoke import OpsError, cli_main, load_run_results, project_dir_of, run_dbt
 from ops.monitor import archive_run_results
@@ -115,7 +116,7 @@ def layout_for(
     project_dir: Path, warehouse_dir: str | Path | None = None, state_dir: str | Path | None = None
 ) -> Layout:
     """Warehouse: argument, else $VB_WAREHOUSE_DIR (relative to the project), else <project>/warehouse."""
-    warehouse = Path(warehouse_dir or os.environ.get("VB_WAREHOUSE_DIR") or "warehouse")
+    warehouse = Path(warehouse_dir or settings.warehouse_dir_setting() or "warehouse")
     warehouse = (warehouse if warehouse.is_absolute() else project_dir / warehouse).resolve()
     state = Path(state_dir).resolve() if state_dir else warehouse / "state"
     return Layout(warehouse, state)

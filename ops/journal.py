@@ -18,8 +18,8 @@ import shutil
 import signal
 from pathlib import Path
 
-CRASH_ENV = "VB_OPS_CRASH_AFTER"
-TRACE_ENV = "VB_OPS_CRASH_TRACE"
+from course_core import settings
+
 DISK_FULL = {
     errno.ENOSPC: "no space left on device",
     errno.EDQUOT: "disk quota exceeded",
@@ -39,11 +39,11 @@ def step(name: str) -> None:
     """One durable change is done; the test hook may trace it or kill the process here."""
     global _steps
     _steps += 1
-    trace = os.environ.get(TRACE_ENV)
+    trace = settings.ops_crash_trace()
     if trace:
         with open(trace, "a", encoding="utf-8") as handle:
             handle.write(f"{_steps} {name}\n")
-    if os.environ.get(CRASH_ENV) in (str(_steps), name):
+    if settings.ops_crash_after() in (str(_steps), name):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import yaml
 
+from course_core import settings
 from ops.dbt_invoke import OpsError, cli_main
 
 
@@ -136,7 +137,7 @@ def is_slim_ci(args: list[str]) -> bool:
 
 def _target(args: list[str], env: dict) -> str | None:
     values = _option_values(args, ("--target", "-t"))
-    return values[-1] if values else env.get("VB_TARGET") or env.get("DBT_TARGET")
+    return values[-1] if values else env.get(settings.TARGET) or env.get("DBT_TARGET")
 
 
 def check_workflow(path: str | Path) -> list[Check]:

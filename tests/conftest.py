@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 # What a notebook needs to run: the dbt project, the data, the notebooks and what they import.
 WORKSPACE_PARTS = (
     "dbt_project", "datasets", "solutions", "notebooks",
-    "notebook_helpers", "grader", "ops", "stakeholder_docs",
+    "course_core", "notebook_helpers", "grader", "ops", "stakeholder_docs",
 )
 _SKIP_NAMES = ("__pycache__", ".ipynb_checkpoints", "target", "logs", "*.duckdb", "*.duckdb.wal", "*.tmp")
 _VB_VARS = (

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from course_core import settings
 from grader import isolation
 from grader.remote import UntrustedWorker
 
@@ -145,9 +146,9 @@ def test_death_is_named_by_its_cause(code: str, expected: str):
 
 
 def test_isolation_level_and_warning(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv(isolation.ENV_OVERRIDE, "rlimits-only")
+    monkeypatch.setenv(settings.GRADER_ISOLATION, "rlimits-only")
     assert isolation.isolation_level() == "rlimits-only"
-    monkeypatch.setenv(isolation.ENV_OVERRIDE, "no-such-level")
+    monkeypatch.setenv(settings.GRADER_ISOLATION, "no-such-level")
     best = isolation.isolation_level()
     assert best in isolation.LEVELS and ("uid" in best) == ROOT
     assert "WARNING" in isolation.WARNING and "\n" not in isolation.WARNING

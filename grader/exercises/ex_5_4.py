@@ -14,6 +14,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from course_core.settings import dbt_project_dir, repo_root
 from grader.api import Fail, Skip, exercise
 from grader.context import CheckContext
 
@@ -46,15 +47,7 @@ EX.manual("strategy", points=6, prompt="deployment_strategy.md: environments, CI
 
 def _project_file(path: str) -> str | None:
     """Self-check only: the intern's own dbt_project/<path> (for folders the answer scan skips)."""
-    try:
-        from notebook_helpers.paths import dbt_project_dir
-
-        project = dbt_project_dir()
-    except ImportError:
-        from grader.course import repo_root
-
-        project = repo_root() / "dbt_project"
-    file = project / path
+    file = dbt_project_dir() / path
     return file.read_text(encoding="utf-8", errors="replace") if file.is_file() else None
 
 
@@ -160,7 +153,6 @@ def workflow_runs(ctx: CheckContext) -> str:
     if not finished:
         raise Fail("not run yet: the workflow is not finished (the checks above say what it needs)",
                    hint="when they pass, this check runs every step of your workflow")
-    from grader.course import repo_root
     from ops.workflow_run import run_workflow
 
     print("Running your workflow as a pull request into main and as a push to main, in a sandbox copy "

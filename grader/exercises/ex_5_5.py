@@ -13,6 +13,7 @@ import re
 
 import yaml
 
+from course_core.settings import dbt_project_dir
 from grader.api import Fail, Skip, exercise
 from grader.context import CheckContext
 
@@ -201,8 +202,6 @@ def _compiled(ctx: CheckContext, name: str) -> str:
             raise Fail(f"analysis {name} is not compiled: run `%dbt compile -s {name}`")
         return sql.strip().rstrip(";")
     else:  # self-check: the intern's own project, resolved like the notebooks do (VB_REPO_ROOT)
-        from notebook_helpers.paths import dbt_project_dir
-
         base = dbt_project_dir()
     path = base / "target" / "compiled" / "vyaparbazaar" / "analyses" / f"{name}.sql"
     if not path.is_file():

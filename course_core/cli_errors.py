@@ -1,10 +1,17 @@
-"""One-line command-line errors (exit code 2, never a traceback)."""
+"""One-line command-line errors (exit code 2, never a traceback), for every command of the course.
+
+``OneLineParser`` is the one argparse subclass: a usage error is a single stderr line and exit code 2.
+Its ``line`` is the format of that line (``{message}`` is argparse's text); the default is
+``<prog>: error: <message> (see --help)`` (the data generator's commands); the grader passes its own
+(``grader: <message> (see python -m grader --help)``). Sub-parsers inherit the parent's line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 USAGE_ERROR = 2
 
@@ -14,10 +21,25 @@ class UsageError(Exception):
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad arguments as a single stderr line and exits with code 2."""
+    """argparse that reports bad arguments as a single stderr line and exits with code 2.
+
+    ``line``: the error line, with ``{message}``; None for ``fail``'s ``<prog>: error: ... (see --help)``.
+    """
+
+    def __init__(self, *args: Any, line: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.line = line
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        """Sub-parsers report errors the same way as this parser."""
+        kwargs.setdefault("parser_class", functools.partial(type(self), line=self.line))
+        return super().add_subparsers(**kwargs)
 
     def error(self, message: str) -> NoReturn:
-        fail(f"{message} (see --help)")
+        if self.line is None:
+            fail(f"{message} (see --help)")
+        print(self.line.format(message=message), file=sys.stderr)
+        raise SystemExit(USAGE_ERROR)
 
 
 def fail(message: str) -> NoReturn:
