@@ -10,6 +10,7 @@ from typing import Any
 
 import duckdb
 
+from course_core import manifest as dbt_manifest
 from grader.answers import Answers
 from grader.api import Fail, Skip
 from grader.compare import Comparison, compare_loaded, load_sides
@@ -125,21 +126,14 @@ class CheckContext:
 
     def node(self, name: str, resource_type: str = "model") -> dict | None:
         """The manifest node of a model (or other resource) by name."""
-        for node in self.manifest.get("nodes", {}).values():
-            if node.get("name") == name and node.get("resource_type") == resource_type:
-                return node
-        return None
+        return dbt_manifest.find_node(self.manifest, name, resource_type)
 
     def tests_on(self, model: str) -> list[dict]:
         """Manifest test nodes that depend on a model (generic and singular)."""
         model_node = self.node(model)
         if model_node is None:
             return []
-        uid = model_node["unique_id"]
-        return [
-            n for n in self.manifest.get("nodes", {}).values()
-            if n.get("resource_type") == "test" and uid in (n.get("depends_on") or {}).get("nodes", [])
-        ]
+        return dbt_manifest.tests_on(self.manifest, model_node["unique_id"])
 
     # ---- dbt ----------------------------------------------------------------------------------
     def _need_workspace(self) -> Workspace:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from course_core import manifest as dbt_manifest
 from notebook_helpers.dbt_project import manifest
 from notebook_helpers.errors import HelperError
 from notebook_helpers.layers import LAYERS, layer_of
@@ -22,7 +23,7 @@ COLOURS = {
 def dag_nodes(select: str | None = None) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str]]]:
     """(unique_id -> node, edges) for the selected models and the sources they read."""
     data = manifest()
-    models = {k: v for k, v in data["nodes"].items() if v["resource_type"] == "model"}
+    models = dbt_manifest.models(data)
     everything = {**data["sources"], **models}
     if select:
         wanted = _selected_ids(select)
@@ -34,7 +35,7 @@ def dag_nodes(select: str | None = None) -> tuple[dict[str, dict[str, Any]], lis
     edges = sorted(
         (parent, uid)
         for uid, node in chosen.items()
-        for parent in node.get("depends_on", {}).get("nodes", [])
+        for parent in dbt_manifest.parents(node)
         if parent in chosen
     )
     return chosen, edges

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from course_core import manifest as dbt_manifest
 from course_core.settings import dbt_project_dir, manifest_path, warehouse_path
 from notebook_helpers.connections import short_connection
 from notebook_helpers.errors import HelperError
@@ -64,10 +65,7 @@ def compiled_sql(model: str, quiet: bool = True) -> str | None:
     if not result.success:
         print(result.summary())
         return None
-    node = next(
-        (n for n in manifest()["nodes"].values() if n["resource_type"] == "model" and n["name"] == model),
-        None,
-    )
+    node = dbt_manifest.find_node(manifest(), model)
     if node is None:
         return None
     path = dbt_project_dir() / "target" / "compiled" / node["package_name"] / node["original_file_path"]
@@ -80,7 +78,7 @@ def model_overview() -> pd.DataFrame:
     """Every model of the project: layer, model, materialized, rows (None if not built), in flow order."""
     import pandas as pd
 
-    models = [n for n in manifest()["nodes"].values() if n["resource_type"] == "model"]
+    models = list(dbt_manifest.models(manifest()).values())
     models.sort(key=lambda n: (layer_rank(layer_of(n)), n["name"]))
     built: set[str] = set()
     counts: dict[str, int] = {}

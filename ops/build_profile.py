@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from course_core import manifest as dbt_manifest
 from ops.dbt_invoke import OpsError, cli_main, load_manifest, load_run_results, project_dir_of, run_dbt
 
 LAYER_ORDER = ["staging", "intermediate", "core", "marts", "ml", "other"]
@@ -112,7 +113,7 @@ def model_sizes(duckdb_path: str | Path, manifest: dict) -> pd.DataFrame:
     if not path.is_file():
         raise OpsError(f"warehouse {path} not found: build it first or pass --duckdb-path")
     models = {
-        n["alias"] or n["name"]: n for n in manifest["nodes"].values() if n.get("resource_type") == "model"
+        n["alias"] or n["name"]: n for n in dbt_manifest.models(manifest).values()
     }
     rows = []
     try:

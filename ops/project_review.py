@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from course_core import manifest as dbt_manifest
 from ops.build_profile import LAYER_ORDER, layer_of
 from ops.dbt_invoke import cli_main, load_json, load_manifest
 
@@ -39,19 +40,17 @@ class Finding:
 
 
 def _models(manifest: dict) -> dict[str, dict]:
-    return dict(sorted((u, n) for u, n in manifest["nodes"].items() if n.get("resource_type") == "model"))
+    return dict(sorted(dbt_manifest.models(manifest).items()))
 
 
 def tests_by_model(manifest: dict) -> dict[str, list[dict]]:
     """Generic/singular tests attached to each model (by attached_node, else depends_on)."""
     found: dict[str, list[dict]] = {}
-    for node in manifest["nodes"].values():
-        if node.get("resource_type") != "test":
-            continue
+    for node in dbt_manifest.nodes(manifest, "test").values():
         targets = (
             [node["attached_node"]]
             if node.get("attached_node")
-            else [p for p in node.get("depends_on", {}).get("nodes", []) if p.startswith("model.")]
+            else [p for p in dbt_manifest.parents(node) if p.startswith("model.")]
         )
         for uid in targets:
             found.setdefault(uid, []).append(node)
@@ -62,11 +61,10 @@ def has_primary_key_test(model: dict, tests: list[dict]) -> bool:
     """unique + not_null on one column, unique_combination_of_columns, or a primary_key constraint."""
     by_column: dict[str, set[str]] = {}
     for test in tests:
-        meta = test.get("test_metadata") or {}
-        name = meta.get("name", "")
+        meta = dbt_manifest.test_metadata(test)
+        name, column = meta.name, meta.column
         if name == "unique_combination_of_columns":
             return True
-        column = test.get("column_name") or (meta.get("kwargs") or {}).get("column_name")
         if column and name in ("unique", "not_null"):
             by_column.setdefault(str(column).strip('"').lower(), set()).add(name)
     if any(names >= {"unique", "not_null"} for names in by_column.values()):
@@ -145,7 +143,7 @@ def structure_findings(manifest: dict, fanout: int = 3, view_chain: int = 3) -> 
     findings = []
     for uid, node in models.items():
         name, layer = node["name"], layer_of(node)
-        parents = node.get("depends_on", {}).get("nodes", [])
+        parents = dbt_manifest.parents(node)
         if not parents:
             findings.append(Finding("root_model", name, "no ref() or source(): is it generated data?"))
         sources = sorted(p.split(".", 2)[-1] for p in parents if p.startswith("source."))
@@ -189,13 +187,13 @@ def view_chains(models: dict[str, dict]) -> list[list[str]]:
     def chain(uid: str) -> list[str]:
         if uid not in memo:
             longest: list[str] = []
-            for p in sorted(models[uid].get("depends_on", {}).get("nodes", [])):
+            for p in sorted(dbt_manifest.parents(models[uid])):
                 if is_view(p) and len(candidate := chain(p)) > len(longest):
                     longest = candidate
             memo[uid] = [*longest, models[uid]["name"]]
         return memo[uid]
 
-    read_by_view = {p for u in models if is_view(u) for p in models[u].get("depends_on", {}).get("nodes", [])}
+    read_by_view = {p for u in models if is_view(u) for p in dbt_manifest.parents(models[u])}
     return [chain(u) for u in models if is_view(u) and u not in read_by_view]
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from course_core import manifest as dbt_manifest
 from ops.dbt_invoke import OpsError, cli_main, load_manifest, load_run_results, project_dir_of, run_dbt
 from ops.deploy import layout_for
 
@@ -49,8 +50,8 @@ def prod_catalog(manifest: dict) -> str:
     names = sorted(
         {
             n.get("database")
-            for n in manifest["nodes"].values()
-            if n.get("resource_type") == "model" and n.get("database")
+            for n in dbt_manifest.models(manifest).values()
+            if n.get("database")
         }
     )
     if len(names) != 1:

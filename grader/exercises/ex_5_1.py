@@ -7,6 +7,7 @@ is inflated by its orders x clickstream fan-out). Its singular test must catch a
 
 from __future__ import annotations
 
+from course_core import manifest as dbt_manifest
 from grader.api import Fail, Skip, exercise
 from grader.context import CheckContext
 
@@ -120,7 +121,7 @@ def indexes_harmless(ctx: CheckContext) -> str:
 
 
 def _singular_tests(ctx: CheckContext) -> list[dict]:
-    return [t for t in ctx.tests_on(MODEL) if not t.get("test_metadata")]
+    return [t for t in ctx.tests_on(MODEL) if not dbt_manifest.test_metadata(t).generic]
 
 
 @EX.check("singular_test_present", points=1, public=True,
@@ -130,7 +131,7 @@ def singular_test_present(ctx: CheckContext) -> str:
     tests = _singular_tests(ctx)
     if not tests:
         raise Fail(f"no singular test (tests/*.sql) refers to {MODEL}")
-    comparing = [t for t in tests if len((t.get("depends_on") or {}).get("nodes", [])) >= 2]
+    comparing = [t for t in tests if len(dbt_manifest.parents(t)) >= 2]
     if not comparing:
         raise Fail(f"your singular test reads only {MODEL}: "
                    f"compare it with {ORIGINAL} (or the source tables)")

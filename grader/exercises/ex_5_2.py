@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from course_core import manifest as dbt_manifest
 from grader.api import Fail, Skip, exercise
 from grader.context import CheckContext
 from grader.dbt_runner import short_message
@@ -70,12 +71,8 @@ def incremental_strategy(ctx: CheckContext) -> str:
 def key_tests(ctx: CheckContext) -> str:
     """unique and not_null tests on event_id."""
     ctx.require_answer_file(MODEL_FILE)
-    found = {
-        (t.get("test_metadata") or {}).get("name")
-        for t in ctx.tests_on(MODEL)
-        if (t.get("column_name") or (t.get("test_metadata") or {}).get("kwargs", {}).get("column_name"))
-        == "event_id"
-    }
+    metadata = [dbt_manifest.test_metadata(t) for t in ctx.tests_on(MODEL)]
+    found = {meta.name for meta in metadata if meta.column == "event_id"}
     missing = [name for name in ("unique", "not_null") if name not in found]
     if missing:
         raise Fail(f"missing test(s) on event_id: {', '.join(missing)}")

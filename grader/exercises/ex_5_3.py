@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from course_core import manifest as dbt_manifest
 from grader.api import Fail, Skip, exercise
 from grader.context import CheckContext
 
@@ -121,13 +122,11 @@ def _tests(ctx: CheckContext) -> list[dict[str, Any]]:
 def _generic(tests: list[dict[str, Any]], name: str, column: str | None = None) -> list[dict[str, Any]]:
     found = []
     for t in tests:
-        meta = t.get("test_metadata") or {}
-        if meta.get("name") != name:
+        meta = dbt_manifest.test_metadata(t)
+        if meta.name != name:
             continue
-        kwargs = meta.get("kwargs") or {}
-        test_column = t.get("column_name") or kwargs.get("column_name")
-        if column is None or (test_column or "").strip().lower() == column:
-            found.append(kwargs)
+        if column is None or (meta.column or "").strip().lower() == column:
+            found.append(meta.kwargs)
     return found
 
 
@@ -362,11 +361,10 @@ def range_tests(ctx: CheckContext) -> str:
                "differs from fct_order_items.")
 def reconciliation_test(ctx: CheckContext) -> str:
     """A singular test reads the mart and fct_order_items (a revenue reconciliation)."""
-    tests = [t for t in _tests(ctx) if not t.get("test_metadata")]
+    tests = [t for t in _tests(ctx) if not dbt_manifest.test_metadata(t).generic]
     if not tests:
         raise Fail(f"no singular test (tests/*.sql) refers to {MODEL}")
-    fact = [t for t in tests if any(n.endswith(".fct_order_items")
-                                    for n in (t.get("depends_on") or {}).get("nodes", []))]
+    fact = [t for t in tests if any(n.endswith(".fct_order_items") for n in dbt_manifest.parents(t))]
     if not fact:
         raise Fail(f"your singular test reads only {MODEL}: compare its revenue with fct_order_items")
     return f"{len(fact)} singular test(s) reconcile {MODEL} with fct_order_items"
@@ -389,7 +387,7 @@ def tests_pass(ctx: CheckContext) -> str:
 def reconciliation_catches_errors(ctx: CheckContext) -> str:
     """The singular test fails when one month's revenue is changed or one row is deleted."""
     _require_model(ctx, "revenue")
-    if not [t for t in _tests(ctx) if not t.get("test_metadata")]:
+    if not [t for t in _tests(ctx) if not dbt_manifest.test_metadata(t).generic]:
         raise Fail(f"no singular test refers to {MODEL}")
     outcome = ctx.require_build(MODEL)
     if not outcome.success:

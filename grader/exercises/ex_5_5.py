@@ -13,6 +13,7 @@ import re
 
 import yaml
 
+from course_core import manifest as dbt_manifest
 from course_core.settings import dbt_project_dir
 from grader.api import Fail, Skip, exercise
 from grader.context import CheckContext
@@ -129,7 +130,7 @@ def shared_definitions_reused(ctx: CheckContext) -> str:
 def exposures_reference_mart(ctx: CheckContext) -> str:
     """Exposures (at least one dashboard) depend on the mart, each with an owner and a description."""
     exposures = [e for e in (ctx.manifest.get("exposures") or {}).values()
-                 if MART_UID in (e.get("depends_on") or {}).get("nodes", [])]
+                 if MART_UID in dbt_manifest.parents(e)]
     if not exposures:
         raise Fail(f"no exposure depends on {MART}: declare them in {EXPOSURES_FILE} and run `%dbt parse`")
     if not any(e.get("type") == "dashboard" for e in exposures):
@@ -144,7 +145,7 @@ def exposures_reference_mart(ctx: CheckContext) -> str:
 
 
 def _doc_tests(ctx: CheckContext) -> list[dict]:
-    return [t for t in ctx.tests_on(MART) if not t.get("test_metadata")]
+    return [t for t in ctx.tests_on(MART) if not dbt_manifest.test_metadata(t).generic]
 
 
 @EX.check("undocumented_column_test_present", points=1, public=True,
@@ -214,12 +215,11 @@ def _compiled(ctx: CheckContext, name: str) -> str:
                "%dbt compile.")
 def analyses_compile_and_run(ctx: CheckContext) -> str:
     """The four analyses exist, read the mart through ref(), compile, and their SQL runs on the warehouse."""
-    nodes = {n.get("name"): n for n in (ctx.manifest.get("nodes") or {}).values()
-             if n.get("resource_type") == "analysis"}
+    nodes = {n.get("name"): n for n in dbt_manifest.nodes(ctx.manifest, "analysis").values()}
     missing = [a for a in ANALYSES if a not in nodes]
     if missing:
         raise Fail(f"analyses missing: {', '.join(missing)} (write them under analyses/, then `%dbt parse`)")
-    no_ref = [a for a in ANALYSES if MART_UID not in (nodes[a].get("depends_on") or {}).get("nodes", [])]
+    no_ref = [a for a in ANALYSES if MART_UID not in dbt_manifest.parents(nodes[a])]
     if no_ref:
         raise Fail(f"these analyses do not read {MART} through ref(): {', '.join(no_ref)}")
     if ctx.is_grading:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from course_core import manifest as dbt_manifest
 from grader.api import Fail, Skip, exercise
 from grader.context import CheckContext
 from grader.dbt_runner import short_message
@@ -196,9 +197,8 @@ def equals_own_full_refresh(ctx: CheckContext) -> str:
 
 def _macro_users(ctx: CheckContext) -> list[str]:
     users = []
-    for node in ctx.manifest.get("nodes", {}).values():
-        macros = (node.get("depends_on") or {}).get("macros", [])
-        if node.get("resource_type") == "model" and any(m.split(".")[-1] == MACRO for m in macros):
+    for node in dbt_manifest.models(ctx.manifest).values():
+        if any(m.split(".")[-1] == MACRO for m in dbt_manifest.macros_used(node)):
             users.append(node["name"])
     return sorted(users)
 
