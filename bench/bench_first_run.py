@@ -46,8 +46,8 @@ def main(argv: list[str]) -> int:
         subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone)], check=True)
         head = subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True,
                               text=True).stdout.strip()
-        dropped = ("VIRTUAL_ENV", "PYTHONPATH", "VB_DUCKDB_PATH", "VB_RAW_DIR")
-        env = {k: v for k, v in os.environ.items() if k not in dropped}
+        dropped = ("VIRTUAL_ENV", "PYTHONPATH")  # and every VB_* override: a fresh clone has none
+        env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("VB_")}
         if args.cold:
             env["PIP_CACHE_DIR"] = str(Path(tmp) / "empty-pip-cache")
         make = ["make", "--no-print-directory"] + ([f"PYTHON={args.python}"] if args.python else [])

@@ -62,6 +62,8 @@ class TestMetadata:
     A singular test has no ``test_metadata``: ``name`` is ``""`` and ``generic`` False.
     """
 
+    __test__ = False  # not a pytest test class (the name starts with Test)
+
     name: str = ""
     column: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -76,5 +78,4 @@ def test_metadata(test: Node) -> TestMetadata:
     return TestMetadata(name=meta.get("name") or "", column=column, kwargs=kwargs, generic=bool(meta))
 
 
-test_metadata.__test__ = False  # type: ignore[attr-defined]  # not a pytest test (imported by tests)
-TestMetadata.__test__ = False  # type: ignore[attr-defined]
+test_metadata.__test__ = False  # type: ignore[attr-defined]  # not a pytest test, where a test imports it
