@@ -45,22 +45,15 @@ def cpu_of(report: dict[str, Any]) -> float:
 
 def make_course(tmp: Path) -> Path:
     """The starting project, datasets/ and solutions/ (fallbacks where solutions/ lacks a notebook)."""
-    from grader.course import starting_project
+    from grader.course import write_course
 
-    course_root = tmp / "course"
-    for rel, data in starting_project(REPO).items():
-        (course_root / "dbt_project" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (course_root / "dbt_project" / rel).write_bytes(data)
-    (course_root / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
-    (course_root / "solutions").mkdir()
-    for notebook in sorted((REPO / "solutions").glob("*.ipynb")):
-        shutil.copy(notebook, course_root / "solutions" / notebook.name)
+    notebooks = sorted((REPO / "solutions").glob("*.ipynb"))
     for notebook in sorted(FALLBACK.glob("*.ipynb")):
         prefix = notebook.name[:3]
-        if not list((course_root / "solutions").glob(f"{prefix}*.ipynb")):
+        if not [n for n in notebooks if n.name.startswith(prefix)]:
             print(f"solutions/ has no {prefix}* notebook: using {notebook.relative_to(REPO)}")
-            shutil.copy(notebook, course_root / "solutions" / notebook.name)
-    return course_root
+            notebooks.append(notebook)
+    return write_course(tmp / "course", notebooks, REPO)
 
 
 def print_breakdown(reports: list[dict[str, Any]]) -> None:

@@ -10,6 +10,7 @@ import argparse
 import importlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -129,39 +130,41 @@ def _grade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _merge(args: argparse.Namespace) -> int:
-    module = _verb("merge")
+def _reported(verb: str, error: str, work: Callable[[ModuleType], list[str]]) -> int:
+    """Run a verb's work and print the lines it returns (exit 0); the verb module's ``error`` class
+    becomes one ``grader: ...`` line on stderr and exit code 1."""
+    module = _verb(verb)
     try:
-        names = module.merge(args.shards, args.out)
-    except module.ShardError as error:
-        print(f"grader: {error}", file=sys.stderr)
+        lines = work(module)
+    except getattr(module, error) as failure:
+        print(f"grader: {failure}", file=sys.stderr)
         return 1
-    print(f"merged {len(args.shards)} shard(s), {len(names)} submission(s); "
-          f"gradebook: {args.out / 'gradebook.csv'}")
+    for line in lines:
+        print(line)
     return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    def work(module: ModuleType) -> list[str]:
+        names = module.merge(args.shards, args.out)
+        return [f"merged {len(args.shards)} shard(s), {len(names)} submission(s); "
+                f"gradebook: {args.out / 'gradebook.csv'}"]
+
+    return _reported("merge", "ShardError", work)
 
 
 def _release(args: argparse.Namespace) -> int:
-    module = _verb("release")
-    try:
+    def work(module: ModuleType) -> list[str]:
         built = module.release(args.out, make_zip=args.zip, log=lambda m: print(m, file=sys.stderr))
-    except module.ReleaseError as error:
-        print(f"grader: {error}", file=sys.stderr)
-        return 1
-    print(f"intern edition: {built.folder} ({built.files} files)" + (f", {built.zip}" if built.zip else ""))
-    return 0
+        return [f"intern edition: {built.folder} ({built.files} files)"
+                + (f", {built.zip}" if built.zip else "")]
+
+    return _reported("release", "ReleaseError", work)
 
 
 def _finalize(args: argparse.Namespace) -> int:
-    module = _verb("finalize")
-    try:
-        done = module.finalize(args.out, args.scores)
-    except module.FinalizeError as error:
-        print(f"grader: {error}", file=sys.stderr)
-        return 1
-    for path in done:
-        print(f"wrote {path}")
-    return 0
+    return _reported("finalize", "FinalizeError",
+                     lambda module: [f"wrote {path}" for path in module.finalize(args.out, args.scores)])
 
 
 def main(argv: list[str]) -> int:

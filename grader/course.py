@@ -9,10 +9,11 @@ Reference answers always come from ``solutions/*.ipynb`` (never a second copy).
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 from pathlib import Path
 
-from course_core.settings import repo_root
+from course_core.settings import repo_root as repo_root  # also grader.course's (release, preparation)
 from grader.answers import Answers, answers_from_notebooks
 from grader.edition import answer_paths as edition_answer_paths
 from grader.edition import is_edition, shipped_starting_files
@@ -24,8 +25,6 @@ SKIP_PREFIXES = ("docs/generated/",)  # written by notebooks (git-ignored), neve
 # is no git to tell the shipped version, it is what the unsolved intern notebook writes.
 # tests/test_starting_files.py keeps this list equal to what git and the solutions say.
 REWRITTEN_STARTING_FILES = ("ci/dbt_ci.yml", "models/marts/_mart_customer_overview.yml")
-__all__ = ["REWRITTEN_STARTING_FILES", "reference_answers", "repo_root", "solution_notebooks",
-           "starting_project"]
 
 
 def solution_notebooks(root: Path | None = None) -> list[Path]:
@@ -40,6 +39,20 @@ def reference_answers(root: Path | None = None) -> Answers:
         paths = edition_answer_paths()
         return Answers(files=dict.fromkeys(paths, ""), origins=paths)
     return answers_from_notebooks(notebooks, reference=True)
+
+
+def write_course(dest: Path, solutions: list[Path], root: Path | None = None) -> Path:
+    """A course folder to grade with (``grade --course-root``: benchmarks, tests): ``root``'s starting
+    project, its datasets/ (a link) and ``solutions`` as solutions/*.ipynb. Returns ``dest``."""
+    root = root or repo_root()
+    for rel, data in starting_project(root).items():  # the real starting project, without answers
+        (dest / "dbt_project" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / "dbt_project" / rel).write_bytes(data)
+    (dest / "datasets").symlink_to(root / "datasets", target_is_directory=True)
+    (dest / "solutions").mkdir()
+    for notebook in solutions:
+        shutil.copy(notebook, dest / "solutions" / notebook.name)
+    return dest
 
 
 def _git_index_file(root: Path, rel: str) -> bytes | None:

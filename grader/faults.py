@@ -14,6 +14,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from course_core.files import fsync_dir as fsync_dir  # also grader.faults' (grader.preparation)
+
 DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 _DISK_FULL_TEXT = re.compile(
     r"no space left on device|file too large|disk quota exceeded|\b(ENOSPC|EFBIG|EDQUOT)\b"
@@ -50,15 +52,6 @@ def disk_full_folder(error: OSError, default: Path) -> Path:
     """The folder an OSError happened in (its file's parent), else ``default``."""
     name = error.filename if isinstance(error.filename, str) else None
     return Path(name).parent if name else default
-
-
-def fsync_dir(folder: Path) -> None:
-    """Make a rename or creation inside ``folder`` durable."""
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_temp(path: Path, data: str | bytes) -> Path:

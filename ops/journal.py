@@ -19,6 +19,7 @@ import signal
 from pathlib import Path
 
 from course_core import settings
+from course_core.files import fsync_dir
 
 DISK_FULL = {
     errno.ENOSPC: "no space left on device",
@@ -51,14 +52,6 @@ def reset_step_count() -> None:
     """Count steps from here (a forked test child counts its own steps)."""
     global _steps
     _steps = 0
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def fsync_file(path: Path) -> None:

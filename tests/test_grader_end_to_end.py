@@ -29,7 +29,7 @@ import pytest
 
 from grader.answers import Answers
 from grader.batch import grade_batch
-from grader.course import reference_answers, starting_project
+from grader.course import reference_answers, write_course
 from grader.faults import tag_alive
 from grader.preparation import GradingSetup, build_reference, cache_key, discard, finish, load_ready
 
@@ -66,15 +66,8 @@ EXPECTED_FAILURES = {
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("course")
-    for rel, data in starting_project(REPO).items():  # the real starting project, without answers
-        (root / "dbt_project" / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / "dbt_project" / rel).write_bytes(data)
-    (root / "datasets").symlink_to(REPO / "datasets", target_is_directory=True)
-    (root / "solutions").mkdir()
-    for notebook in sorted((FIXTURES / "synthetic_solutions").glob("*.ipynb")):
-        shutil.copy(notebook, root / "solutions" / notebook.name)
-    return root
+    notebooks = sorted((FIXTURES / "synthetic_solutions").glob("*.ipynb"))
+    return write_course(tmp_path_factory.mktemp("course"), notebooks, REPO)
 
 
 FAULTS: dict[str, Any] = {}  # what the cache fixture's fault injection observed
