@@ -26,6 +26,13 @@ EXERCISE_IDS: tuple[str, ...] = ("5.1", "5.2", "5.3", "5.4", "5.5", "bonus")
 # Constructs the intake policy (grader/intake.py) refuses unless an exercise allows them.
 ALLOWABLE: tuple[str, ...] = ("hooks", "materialization", "python", "sql_execution", "create_macro")
 _ID_PATTERN = re.compile(r"^[a-z0-9_]+$")
+SNAPSHOT_SCHEMA = "grader_ref"  # where the reference keeps a model as it was after each arrival day
+
+
+def arrival_snapshot(model: str, day: int, schema: str = SNAPSHOT_SCHEMA) -> str:
+    """``<schema>.<model>__day_<n>``: the reference ``model`` after arrival day ``day`` (written by the
+    reference set-up's ``snapshot_after_each_arrival``)."""
+    return f"{schema}.{model}__day_{day}"
 
 
 class GradingAborted(Exception):

@@ -29,6 +29,7 @@ from pathlib import Path
 from course_core import settings
 from grader import shutdown
 from grader.answers import Answers
+from grader.api import arrival_snapshot
 from grader.course import fingerprint, reference_answers, repo_root, starting_project
 from grader.faults import (
     DiskFull,
@@ -391,7 +392,8 @@ class ReferenceSetup:
             outcome = ws.dbt("run", "--select", select, "--full-refresh")
             if not outcome.success:
                 raise RuntimeError(f"reference {model} does not build: {outcome.summary()}")
-            ws.execute_trusted(f"create or replace table {schema}.{model}__day_{day} as {snapshot_sql}")
+            table = arrival_snapshot(model, day, schema)
+            ws.execute_trusted(f"create or replace table {table} as {snapshot_sql}")
         self.replay_arrivals(0)
         outcome = ws.dbt("run", "--select", select, "--full-refresh")
         if not outcome.success:

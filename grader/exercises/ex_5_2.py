@@ -10,24 +10,20 @@ from __future__ import annotations
 from typing import Any
 
 from course_core import manifest as dbt_manifest
-from grader.api import Fail, Skip, exercise
+from grader.api import SNAPSHOT_SCHEMA, Fail, Skip, arrival_snapshot, exercise
 from grader.context import CheckContext
 from grader.dbt_runner import short_message
 from grader.workspace import RAW_SCHEMA, Workspace
 
 MODEL = "stg_clickstream_incremental"
 MODEL_FILE = f"models/staging/{MODEL}.sql"
-SNAPSHOTS = "grader_ref"
+SNAPSHOTS = SNAPSHOT_SCHEMA
 
 EX = exercise("5.2", "Implement incremental loading", answer_files=[MODEL_FILE])
 EX.manual("q1", points=2, prompt="Trade-offs of incremental versus full refresh")
 EX.manual("q2", points=1, prompt="How do you handle schema changes?")
 EX.manual("q3", points=1, prompt="What would you monitor?")
 EX.manual("q4", points=2, prompt="Scenarios where the incremental logic fails, and what you do about them")
-
-
-def _snapshot(day: int) -> str:
-    return f"{SNAPSHOTS}.{MODEL}__day_{day}"
 
 
 @EX.reference_setup
@@ -114,7 +110,8 @@ def _run(ws: Workspace, full_refresh: bool = False) -> None:
 
 
 def _state(ctx: CheckContext, ws: Workspace, day: int) -> dict[str, Any]:
-    comparison = ctx.compare(f"select * from main.{MODEL}", f"select * from {_snapshot(day)}",
+    reference = f"select * from {arrival_snapshot(MODEL, day)}"
+    comparison = ctx.compare(f"select * from main.{MODEL}", reference,
                              key=["event_id"], columns="reference", workspace=ws,
                              what=f"after arrival day {day}" if day else "after the first run")
     con = ws.connect(reference=ctx.reference.warehouse)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from course_core import manifest as dbt_manifest
-from grader.api import Fail, Skip, exercise
+from grader.api import SNAPSHOT_SCHEMA, Fail, Skip, arrival_snapshot, exercise
 from grader.context import CheckContext
 from grader.dbt_runner import short_message
 from grader.workspace import Workspace
@@ -26,7 +26,7 @@ MODEL_FILE = f"models/intermediate/{MODEL}.sql"
 MACRO = "get_date_parts"
 MACRO_FILE = f"macros/{MACRO}.sql"
 DOC_FILE = "docs/project_optimization.md"
-SNAPSHOTS = "grader_ref"
+SNAPSHOTS = SNAPSHOT_SCHEMA
 CONTRACT = ["customer_id", "customer_unique_id", "customer_city", "customer_state", "order_count",
             "total_spend", "avg_order_value", "first_order_date", "last_order_date",
             "customer_lifetime_days", "days_since_last_order", "total_sessions", "product_view_count",
@@ -42,10 +42,6 @@ EX.manual("document", points=5, prompt="project_optimization.md: findings, prior
 EX.manual("q1", points=1, prompt="How did you prioritize the optimizations?")
 EX.manual("q2", points=1, prompt="How did you measure their impact?")
 EX.manual("q3", points=1, prompt="What do you recommend next?")
-
-
-def _snapshot(day: int) -> str:
-    return f"{SNAPSHOTS}.{MODEL}__day_{day}"
 
 
 @EX.reference_setup
@@ -116,8 +112,8 @@ def first_run_matches_reference(ctx: CheckContext) -> str:
     """The first (full) run equals the reference on the 15 columns of int_customer_behavior."""
     builds(ctx)
     _require_reference(ctx)
-    return ctx.require_same(SELECT_CONTRACT, f"select * from {_snapshot(0)}", key=["customer_id"],
-                            columns="reference", what=MODEL)
+    first = f"select * from {arrival_snapshot(MODEL, 0)}"
+    return ctx.require_same(SELECT_CONTRACT, first, key=["customer_id"], columns="reference", what=MODEL)
 
 
 def _run(ws: Workspace, *extra: str) -> None:
@@ -151,8 +147,8 @@ def _replay(ctx: CheckContext) -> dict[str, Any]:
             ctx.replay_arrivals(ws, day)
             _run(ws)
             result["comparisons"].append((day, ctx.compare(
-                SELECT_CONTRACT, f"select * from {_snapshot(day)}", key=["customer_id"], columns="reference",
-                workspace=ws, what=f"{MODEL} after arrival day {day}")))
+                SELECT_CONTRACT, f"select * from {arrival_snapshot(MODEL, day)}", key=["customer_id"],
+                columns="reference", workspace=ws, what=f"{MODEL} after arrival day {day}")))
         ws.execute_trusted(f"create schema if not exists grader_scratch; "
                            f"create or replace table grader_scratch.incremental as {SELECT_CONTRACT}")
         _run(ws, "--full-refresh")
