@@ -3,8 +3,9 @@
 Paths resolve exactly like ``dbt_project/profiles.yml`` so Python and dbt always open the same
 DuckDB file. The repository root is the folder that holds this package (``$VB_REPO_ROOT``
 overrides it), so a copy of the repo resolves to itself, never to the original tree. The table of
-variables (default, reader, purpose) is in DEVELOPING.md, "Settings"; tests/test_settings.py fails
-when Python outside this module reads a ``VB_*`` variable or when the table misses one.
+variables (default, reader, purpose) is in DEVELOPING.md, "Settings"; tests/test_course_core.py fails
+when Python outside course_core reads a ``VB_*`` variable or when the table misses one. The grader's
+cache (hidden data) is set in ``course_core.instructor_settings``, which the intern edition leaves out.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ WAREHOUSE_DIR = "VB_WAREHOUSE_DIR"
 PROD_DUCKDB_PATH = "VB_PROD_DUCKDB_PATH"
 RAW_DIR = "VB_RAW_DIR"
 LOCK_WAIT = "VB_LOCK_WAIT"
-GRADER_CACHE = "VB_GRADER_CACHE"
 GRADER_TIMINGS = "VB_GRADER_TIMINGS"
 GRADER_ISOLATION = "VB_GRADER_ISOLATION"
 OPS_CRASH_AFTER = "VB_OPS_CRASH_AFTER"
@@ -100,21 +100,6 @@ def lock_wait_seconds() -> float:
 
 
 # ---- grader ------------------------------------------------------------------------------------
-def grader_cache_dir() -> Path:
-    """Where prepared grading runs are cached: ``$VB_GRADER_CACHE``, else
-    ``$XDG_CACHE_HOME/vyaparbazaar-grader`` (``~/.cache`` when unset)."""
-    env = _get(GRADER_CACHE)
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "vyaparbazaar-grader"
-
-
-def grader_cache_setting() -> str | None:
-    """``$VB_GRADER_CACHE`` as set (None or empty when unset)."""
-    return _get(GRADER_CACHE)
-
-
 def grader_timings() -> bool:
     """``VB_GRADER_TIMINGS=1``: the grader records where the time goes (bench/bench_grading.py)."""
     return _get(GRADER_TIMINGS) == "1"

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from course_core import settings
+from course_core import instructor_settings
 from grader import shutdown
 from grader.answers import Answers
 from grader.api import arrival_snapshot
@@ -75,8 +75,8 @@ class GradingSetup:
 
 
 def cache_root() -> Path:
-    """Where prepared grading runs are cached (``$VB_GRADER_CACHE``, see course_core.settings)."""
-    return settings.grader_cache_dir()
+    """Where prepared grading runs are cached (``$VB_GRADER_CACHE``, see course_core.instructor_settings)."""
+    return instructor_settings.grader_cache_dir()
 
 
 def _run(cmd: list[str], what: str, cwd: Path, folder: Path) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from course_core import settings
+from course_core import instructor_settings
 from grader.answers import Answers
 
 PATH_TOKEN, ENV_TOKEN, REFERENCE_TOKEN = "<path>", "<env>", "<reference text>"
@@ -34,7 +34,8 @@ def _host_roots(extra: Iterable[str | Path]) -> list[str]:
     """Folders of this machine that must not appear in outputs, longest first."""
     candidates: list[str | Path] = [
         Path.home(), Path.cwd(), sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir(),
-        Path(__file__).resolve().parents[1], settings.grader_cache_setting() or _DEFAULT_CACHE.expanduser(),
+        Path(__file__).resolve().parents[1],
+        instructor_settings.grader_cache_setting() or _DEFAULT_CACHE.expanduser(),
         *extra,
     ]
     roots: set[str] = set()

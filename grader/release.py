@@ -42,7 +42,8 @@ INSTRUCTOR_ONLY = ("grader.assign", "grader.batch", "grader.worker", "grader.pre
                    "grader.finalize", "grader.manual_scores", "grader.shards")
 # copied whole (tracked files)
 PACKAGES = ("course_core", "datasets", "notebook_helpers", "ops", "stakeholder_docs")
-NOT_SHIPPED = ("notebook_helpers/refresh_outputs.py",)  # re-executes solutions/: course developers only
+# course developers only: re-executes solutions/; names the grader's (hidden data) cache
+NOT_SHIPPED = ("notebook_helpers/refresh_outputs.py", "course_core/instructor_settings.py")
 TOP_FILES = ("requirements.txt", "environment.yml")
 INSTRUCTOR_IGNORES = ("grading-out/", "bench-results/", "dist/")
 FIXED_TIME = (2025, 12, 31, 0, 0, 0)  # the course's as-of date: every file of the edition carries it

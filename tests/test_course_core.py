@@ -156,8 +156,8 @@ def _documented() -> dict[str, str]:
 
 def _read_names() -> dict[str, str]:
     """Every VB_* setting something reads, with where: course_core, dbt's env_var(), the tests."""
-    own = REPO / "course_core" / "settings.py"
-    found = {name: "course_core/settings.py" for name, _, _ in _vb_literals(own)}
+    found = {name: str(path.relative_to(REPO)) for path in _python_files("course_core")
+             for name, _, _ in _vb_literals(path)}
     for path in [*(REPO / "dbt_project").rglob("*.yml"), *_python_files("ops")]:
         if "target" in path.relative_to(REPO).parts:
             continue
