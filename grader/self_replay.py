@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from course_core.settings import dbt_project_dir, raw_dir
+
 # What a scenario needs: model, selection to run, raw tables to load, columns to compare
 # (None: the raw clickstream's columns, which stg_clickstream keeps), key column.
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -185,8 +187,6 @@ def run_replay(scenario: str, project: Path, raw: Path, time_limit: float = TIME
 
 def intern_paths() -> tuple[Path, Path]:
     """(the intern's dbt_project/, their raw data folder), resolved like the notebooks do."""
-    from course_core.settings import dbt_project_dir, raw_dir
-
     return dbt_project_dir(), raw_dir()
 
 
