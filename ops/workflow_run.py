@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
+from course_core import settings
 from ops.dbt_invoke import OpsError, cli_main
 from ops.workflow_check import load_workflow
 from ops.workflow_expr import ExprError, condition, interpolate, to_str
@@ -636,7 +637,7 @@ def run_workflow(
     working_tree=False: the branch under test is root's last commit + overlay (grading).
     """
     workflow = load_workflow(path)
-    repo = Path(root).resolve() if root else Path(__file__).resolve().parents[1]
+    repo = Path(root).resolve() if root else settings.repo_root()
     events = list(events)
     if unknown := [e for e in events if e not in EVENTS]:
         raise OpsError(f"unknown event {unknown}: use {' or '.join(EVENTS)}")
