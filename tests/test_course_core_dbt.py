@@ -28,6 +28,20 @@ def test_dbt_duckdb_privates_are_where_the_lock_release_expects_them():
         "dbt-duckdb, else every in-process dbt run keeps the warehouse locked")
 
 
+def test_dbt_duckdb_internals_the_course_patches_are_still_there():
+    """notebook_helpers.dbt_run._firm_cancel (interrupts that stick) and grader.dbt_runner.forbid_python_jobs
+    replace these; a dbt-duckdb upgrade that moves them must fail here, not in a notebook or a grading."""
+    from dbt.adapters.duckdb.environments import Environment, local
+    from dbt.adapters.duckdb.impl import DuckDBAdapter
+
+    needed = {"DuckDBCursorWrapper.execute": vars(local.DuckDBCursorWrapper),
+              "LocalEnvironment.cancel": vars(local.LocalEnvironment),
+              "DuckDBAdapter.submit_python_job": vars(DuckDBAdapter),
+              "Environment.run_python_job": vars(Environment)}
+    missing = [name for name, owner in needed.items() if name.split(".")[1] not in owner]
+    assert not missing, f"dbt-duckdb {dbt_duckdb_version()} moved {', '.join(missing)}: follow it there"
+
+
 def test_an_outcome_crosses_a_process_boundary_as_checked_plain_data():
     node = NodeResult("model.p.m", "model", "m", "error", message="boom\nline 2", execution_time=0.5, rows=3)
     outcome = DbtOutcome(False, [node], "dbt build failed: boom")
