@@ -40,7 +40,8 @@ GRADER_ROOTS = ("grader/__init__.py", "grader/__main__.py", "grader/cli.py", "gr
 INSTRUCTOR_ONLY = ("grader.assign", "grader.batch", "grader.worker", "grader.preparation",
                    "grader.submissions", "grader.outputs", "grader.release", "grader.public_checks",
                    "grader.finalize", "grader.manual_scores", "grader.shards")
-PACKAGES = ("course_core", "datasets", "notebook_helpers", "ops", "stakeholder_docs")  # copied whole (tracked files)
+# copied whole (tracked files)
+PACKAGES = ("course_core", "datasets", "notebook_helpers", "ops", "stakeholder_docs")
 NOT_SHIPPED = ("notebook_helpers/refresh_outputs.py",)  # re-executes solutions/: course developers only
 TOP_FILES = ("requirements.txt", "environment.yml")
 INSTRUCTOR_IGNORES = ("grading-out/", "bench-results/", "dist/")
