@@ -17,7 +17,7 @@ from typing import Any
 from course_core import dbt_invoke
 from course_core.dbt_invoke import QUIET_ENV
 from course_core.dbt_release import release_dbt_duckdb
-from course_core.dbt_result import DbtOutcome, NodeResult, last_error_line, outcome_of, short_message
+from course_core.dbt_result import DbtOutcome, NodeResult, last_error_line, short_message
 
 __all__ = ["QUIET_ENV", "DbtOutcome", "DbtSession", "NodeResult", "forbid_python_jobs", "release_duckdb",
            "short_message"]
@@ -70,24 +70,25 @@ class DbtSession:
         return ["--quiet", "--no-use-colors", "--log-path", str(self.log_dir),
                 "--target-path", str(self.project_dir / "target")]
 
-    def _invoke(self, args: list[str], manifest: Any) -> tuple[Any, str]:
+    def _options(self, manifest: Any) -> dict[str, Any]:
+        """dbt refuses Python jobs, prints quietly; the options of course_core.dbt_invoke."""
         forbid_python_jobs()
         os.environ.update(QUIET_ENV)
-        return dbt_invoke.invoke(args, self.project_dir, profiles_dir=self.profiles_dir, flags=self._flags(),
-                                 manifest=manifest, capture=True, collect=False)
+        return {"profiles_dir": self.profiles_dir, "flags": self._flags(), "manifest": manifest,
+                "capture": True, "collect": False}
 
     def invoke(self, args: list[str], *, reuse_manifest: bool = True) -> DbtOutcome:
         """Run one dbt command (e.g. ``["build", "--select", "x"]``) and collect node results."""
-        try:
-            result, self.last_output = self._invoke(args, self.manifest if reuse_manifest else None)
-        except Exception as error:  # noqa: BLE001 - dbt raised instead of reporting
-            return DbtOutcome(False, [], f"dbt {args[0]} failed: {short_message(str(error))}")
-        return outcome_of(result, args, self.last_output)
+        options = self._options(self.manifest if reuse_manifest else None)
+        outcome = dbt_invoke.run(args, self.project_dir, **options)
+        self.last_output = outcome.output
+        return outcome
 
     def parse(self) -> DbtOutcome:
         """Parse the project (once); later invocations reuse this manifest."""
+        options = self._options(None)
         try:
-            result, output = self._invoke(["parse"], None)
+            result, output = dbt_invoke.invoke(["parse"], self.project_dir, **options)
         except Exception as error:  # noqa: BLE001
             return DbtOutcome(False, [], f"dbt could not parse the project: {short_message(str(error))}")
         if not result.success:
