@@ -1,83 +1,26 @@
-"""Run dbt in-process (dbtRunner) on one workspace: parse once, reuse the manifest, release locks.
+"""Run dbt in-process (course_core.dbt_invoke) on one workspace: parse once, reuse the manifest.
 
-dbt-duckdb keeps its DuckDB connection after ``invoke()`` returns; ``release_duckdb`` closes it
-so the grader can open the warehouse itself between dbt invocations.
+After every invocation dbt-duckdb's database is closed (``course_core.dbt_release``), so the grader
+can open the warehouse itself between dbt invocations. ``NodeResult``/``DbtOutcome`` are the course's
+one result type (course_core.dbt_result).
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import sys
 import traceback
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-QUIET_ENV = {
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    "DO_NOT_TRACK": "1",
-    "PLOOMBER_STATS_ENABLED": "false",
-    "DBT_PARTIAL_PARSE": "true",
-    "DBT_USE_COLORS": "false",
-    "DBT_PRINTER_WIDTH": "100",
-}
+from course_core import dbt_invoke
+from course_core.dbt_invoke import QUIET_ENV
+from course_core.dbt_release import release_dbt_duckdb
+from course_core.dbt_result import DbtOutcome, NodeResult, last_error_line, short_message
 
-
-@dataclass(frozen=True)
-class NodeResult:
-    """The outcome of one model or test in a dbt run."""
-
-    unique_id: str
-    name: str
-    resource_type: str
-    status: str
-    message: str
-
-    @property
-    def ok(self) -> bool:
-        """True for success/pass (and skipped nodes are not ok)."""
-        return self.status in ("success", "pass")
-
-
-@dataclass
-class DbtOutcome:
-    """What one dbt invocation did: overall success, per-node results, a one-line error."""
-
-    success: bool
-    nodes: list[NodeResult] = field(default_factory=list)
-    error: str = ""
-
-    def node(self, name: str) -> NodeResult | None:
-        """The result of a node by name (models first)."""
-        matches = [n for n in self.nodes if n.name == name]
-        matches.sort(key=lambda n: n.resource_type != "model")
-        return matches[0] if matches else None
-
-    def failures(self) -> list[NodeResult]:
-        """Nodes that did not succeed."""
-        return [n for n in self.nodes if not n.ok]
-
-    def summary(self) -> str:
-        """One line: the first failure (node and short message) or the global error."""
-        if self.error:
-            return self.error
-        bad = self.failures()
-        if not bad:
-            return "ok"
-        first = bad[0]
-        extra = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
-        return f"{first.resource_type} {first.name}: {first.status}: {short_message(first.message)}{extra}"
-
-
-def short_message(message: str, limit: int = 300) -> str:
-    """The informative part of a dbt/DuckDB error, on one line, without file paths of the grader."""
-    lines = [ln.strip() for ln in (message or "").splitlines() if ln.strip()]
-    keep = [ln for ln in lines if not ln.startswith(("compiled code at", "See ", "Database Error in"))]
-    text = " ".join(keep or lines)
-    return text[:limit] + ("..." if len(text) > limit else "")
+__all__ = ["QUIET_ENV", "DbtOutcome", "DbtSession", "NodeResult", "forbid_python_jobs", "release_duckdb",
+           "short_message"]
 
 
 # (class, attribute) -> what it was before forbid_python_jobs() replaced it (tests restore these)
@@ -110,25 +53,7 @@ def forbid_python_jobs() -> None:
 
 def release_duckdb() -> None:
     """Close the DuckDB connection dbt-duckdb keeps between invocations (drops the file lock)."""
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    except ImportError:
-        return
-    with DuckDBConnectionManager._LOCK:
-        env = DuckDBConnectionManager._ENV
-        if env is not None:
-            try:
-                env.close()
-            except Exception:  # noqa: BLE001 - closing is best effort
-                pass
-            conn = getattr(env, "conn", None)
-            if conn is not None:
-                try:
-                    conn.close()
-                except Exception:  # noqa: BLE001
-                    pass
-                env.conn = None
-            DuckDBConnectionManager._ENV = None
+    release_dbt_duckdb(collect=False)
 
 
 class DbtSession:
@@ -141,57 +66,35 @@ class DbtSession:
         self.manifest: Any = None
         self.last_output = ""
 
-    def _common(self) -> list[str]:
-        return [
-            "--project-dir", str(self.project_dir),
-            "--profiles-dir", str(self.profiles_dir),
-            "--log-path", str(self.log_dir),
-            "--target-path", str(self.project_dir / "target"),
-        ]
+    def _flags(self) -> list[str]:
+        return ["--quiet", "--no-use-colors", "--log-path", str(self.log_dir),
+                "--target-path", str(self.project_dir / "target")]
+
+    def _options(self, manifest: Any) -> dict[str, Any]:
+        """dbt refuses Python jobs, prints quietly; the options of course_core.dbt_invoke."""
+        forbid_python_jobs()
+        os.environ.update(QUIET_ENV)
+        return {"profiles_dir": self.profiles_dir, "flags": self._flags(), "manifest": manifest,
+                "capture": True, "collect": False}
 
     def invoke(self, args: list[str], *, reuse_manifest: bool = True) -> DbtOutcome:
         """Run one dbt command (e.g. ``["build", "--select", "x"]``) and collect node results."""
-        from dbt.cli.main import dbtRunner
-
-        forbid_python_jobs()
-        os.environ.update(QUIET_ENV)
-        command = [args[0], "--quiet", "--no-use-colors", *self._common(), *args[1:]]
-        runner = dbtRunner(manifest=self.manifest if reuse_manifest else None)
-        buffer = io.StringIO()
-        cwd = os.getcwd()
-        try:
-            os.chdir(self.project_dir)
-            with redirect_stdout(buffer), redirect_stderr(buffer):
-                result = runner.invoke(command)
-        except Exception as error:  # noqa: BLE001 - dbt raised instead of reporting
-            return DbtOutcome(False, [], f"dbt {args[0]} failed: {short_message(str(error))}")
-        finally:
-            os.chdir(cwd)
-            release_duckdb()
-        self.last_output = buffer.getvalue()
-        return _outcome(result, args[0], self.last_output)
+        options = self._options(self.manifest if reuse_manifest else None)
+        outcome = dbt_invoke.run(args, self.project_dir, **options)
+        self.last_output = outcome.output
+        return outcome
 
     def parse(self) -> DbtOutcome:
         """Parse the project (once); later invocations reuse this manifest."""
-        from dbt.cli.main import dbtRunner
-
-        forbid_python_jobs()
-        os.environ.update(QUIET_ENV)
-        buffer = io.StringIO()
-        cwd = os.getcwd()
+        options = self._options(None)
         try:
-            os.chdir(self.project_dir)
-            with redirect_stdout(buffer), redirect_stderr(buffer):
-                result = dbtRunner().invoke(["parse", "--quiet", "--no-use-colors", *self._common()])
+            result, output = dbt_invoke.invoke(["parse"], self.project_dir, **options)
         except Exception as error:  # noqa: BLE001
             return DbtOutcome(False, [], f"dbt could not parse the project: {short_message(str(error))}")
-        finally:
-            os.chdir(cwd)
-            release_duckdb()
         if not result.success:
             if result.exception is not None:  # to the process's log (a worker's log, never a report)
                 traceback.print_exception(result.exception, file=sys.__stderr__)
-            detail = short_message(str(result.exception or "")) or _last_error_line(buffer.getvalue())
+            detail = short_message(str(result.exception or "")) or last_error_line(output)
             return DbtOutcome(False, [], f"dbt could not parse the project: {detail}")
         self.manifest = result.result
         return DbtOutcome(True)
@@ -202,28 +105,3 @@ class DbtSession:
         if not path.exists():
             return {}
         return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _last_error_line(output: str) -> str:
-    lines = [ln.strip() for ln in output.splitlines() if ln.strip()]
-    errors = [ln for ln in lines if "rror" in ln]
-    return short_message((errors or lines or ["unknown error"])[-1])
-
-
-def _outcome(result: Any, command: str, output: str) -> DbtOutcome:
-    nodes: list[NodeResult] = []
-    run_results = getattr(result, "result", None)
-    for item in getattr(run_results, "results", None) or []:
-        node = getattr(item, "node", None)
-        if node is None:
-            continue
-        status = str(getattr(item.status, "value", item.status))
-        nodes.append(
-            NodeResult(node.unique_id, node.name, str(node.resource_type), status, str(item.message or ""))
-        )
-    error = ""
-    if result.exception is not None:
-        error = f"dbt {command} failed: {short_message(str(result.exception))}"
-    elif not result.success and not nodes:
-        error = f"dbt {command} failed: {_last_error_line(output)}"
-    return DbtOutcome(bool(result.success), nodes, error)

@@ -32,7 +32,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from grader.dbt_runner import QUIET_ENV
+from course_core.dbt_invoke import QUIET_ENV
 
 LEVELS = ("bubblewrap+uid", "bubblewrap", "uid", "rlimits-only")
 ADDRESS_SPACE = 8 * 1024**3
@@ -42,6 +42,8 @@ PROCESSES = 256
 UID_BASE = 1_000_000  # worker uid = UID_BASE + pid of the trusted process (unique while it lives)
 WORKER_MODULES = ("__init__.py", "isolation.py", "untrusted.py", "dbt_runner.py", "sandbox.py",
                   "workspace.py")
+# the course_core modules the worker imports (its dbt invocation layer); nothing else of the repo
+CORE_WORKER_MODULES = ("__init__.py", "dbt_invoke.py", "dbt_release.py", "dbt_result.py")
 TELEMETRY_OFF = QUIET_ENV  # the same quiet dbt environment as the in-process runner
 WARNING = ("WARNING: grading untrusted submissions without isolation (not root and no bubblewrap): "
            "submitted code runs as you and can read your files; install bubblewrap or grade as root")
@@ -149,6 +151,18 @@ def package_dir() -> Path:
     return Path(__file__).resolve().parent
 
 
+def core_dir() -> Path:
+    """The course_core package folder (the worker sees only CORE_WORKER_MODULES of it)."""
+    import course_core
+
+    return Path(course_core.__file__).resolve().parent
+
+
+def worker_module_paths() -> list[Path]:
+    """Every source file the confined worker may import from this repository."""
+    return [package_dir() / n for n in WORKER_MODULES] + [core_dir() / n for n in CORE_WORKER_MODULES]
+
+
 def launch_command(level: str, config: dict[str, Any], *, stage: Path, box: Path, inbox: Path) -> list[str]:
     """argv that starts the untrusted worker at ``level`` (``config`` goes to grader.untrusted)."""
     worker = [sys.executable, "-P", "-m", "grader.untrusted", json.dumps(config, sort_keys=True)]
@@ -167,8 +181,7 @@ def launch_command(level: str, config: dict[str, Any], *, stage: Path, box: Path
         path = Path("/etc") / name
         if path.exists():
             args += ["--ro-bind", str(path), str(path)]
-    pkg = package_dir()
-    binds = [("--ro-bind", p) for p in python_paths()] + [("--ro-bind", pkg / n) for n in WORKER_MODULES]
+    binds = [("--ro-bind", p) for p in python_paths()] + [("--ro-bind", p) for p in worker_module_paths()]
     binds += [("--bind", stage), ("--bind", box), ("--ro-bind", inbox)]
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm",
              "--perms", "1777", "--tmpfs", "/tmp"]

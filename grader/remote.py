@@ -23,9 +23,9 @@ from typing import Any
 
 import duckdb
 
+from course_core.dbt_result import DbtOutcome, short_message
 from grader import isolation, timing
 from grader.api import GradingAborted
-from grader.dbt_runner import DbtOutcome, NodeResult, short_message
 from grader.workspace import RAW_SCHEMA, Workspace
 
 REFERENCE_DATA = "reference-data"
@@ -310,12 +310,12 @@ class UntrustedWorker:
         if self.level == "uid":
             # a closed folder on the way to the interpreter (e.g. /root, 0700) is hidden too: the
             # needed paths are then bound back read-only inside it
-            needed = [*isolation.python_paths(), isolation.package_dir()]
+            needed = [*isolation.python_paths(), isolation.package_dir(), isolation.core_dir()]
             closed = {str(next(a for a in reversed(p.parents) if not os.stat(a).st_mode & 0o001))
                       for p in needed if any(not os.stat(a).st_mode & 0o001 for a in p.parents)}
             config["hide"] = sorted({*self.hide, *closed})
             config["expose"] = [str(p) for p in isolation.python_paths()] + [
-                str(isolation.package_dir()), str(self.folder)]
+                str(isolation.package_dir()), str(isolation.core_dir()), str(self.folder)]
         return config
 
     def _argv(self, config: dict[str, Any]) -> list[str]:
@@ -583,8 +583,7 @@ class RemoteWorkspace:
 
 
 def _outcome(reply: dict[str, Any]) -> DbtOutcome:
-    nodes = [NodeResult(*n) for n in reply.get("nodes", [])]
-    return DbtOutcome(bool(reply.get("success")), nodes, str(reply.get("error") or ""))
+    return DbtOutcome.from_dict(reply)  # checked field by field: the reply comes from the worker
 
 
 def export_error(error: Exception) -> str:

@@ -190,8 +190,7 @@ class Worker:
 
 
 def _outcome(outcome: Any) -> dict:
-    return {"success": outcome.success, "error": outcome.error,
-            "nodes": [[n.unique_id, n.name, n.resource_type, n.status, n.message] for n in outcome.nodes]}
+    return outcome.to_dict()  # course_core.dbt_result.DbtOutcome; read back by grader.remote
 
 
 def probe(paths: list[str]) -> dict[str, Any]:

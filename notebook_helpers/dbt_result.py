@@ -2,75 +2,28 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-MAX_NAME = 60
+from course_core.dbt_result import MAX_NAME, DbtOutcome, NodeResult, clean, short_name
+
+__all__ = ["MAX_NAME", "DbtResult", "NodeResult", "clean", "short_name", "stable_order"]
+
 _TYPE_ORDER = {"seed": 0, "snapshot": 1, "model": 2, "test": 3, "unit_test": 3}
 
 
-def clean(text: str | None) -> str:
-    """Text without colour codes or trailing blanks."""
-    return "\n".join(line.rstrip() for line in _ANSI.sub("", text or "").strip().splitlines())
-
-
-def short_name(name: str) -> str:
-    """Names longer than MAX_NAME (dbt's generated test names) end in "..."."""
-    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 3] + "..."
-
-
-@dataclass(frozen=True)
-class NodeResult:
-    """One executed dbt node."""
-
-    unique_id: str
-    resource_type: str
-    name: str
-    status: str
-    rows: int | None = None
-    failures: int | None = None
-    message: str | None = None
-    execution_time: float = 0.0
-    parent: str | None = None  # the node a test is attached to
-
-    def line(self, width: int, status_width: int = 0) -> str:
-        """``model  stg_orders ....... success  1,000 rows`` (no timings)."""
-        detail = ""
-        if self.rows is not None:
-            detail = f"  {self.rows:,} rows"
-        elif self.resource_type in ("test", "unit_test") and self.failures:
-            detail = f"  {self.failures:,} failing row" + ("s" if self.failures != 1 else "")
-        status = f"{self.status:<{status_width}}" if detail else self.status
-        return f"  {self.resource_type:<8} {short_name(self.name):<{width}}  {status}{detail}"
-
-
 @dataclass
-class DbtResult:
-    """The outcome of ``dbt(...)``: per-node results in a stable order, plus any error text."""
+class DbtResult(DbtOutcome):
+    """The outcome of ``dbt(...)`` (course_core's DbtOutcome): per-node results in a stable order,
+    row counts of built models, and a printable multi-line :meth:`summary`.
 
-    args: list[str]
-    success: bool
-    nodes: list[NodeResult] = field(default_factory=list)
-    error: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    listed: list[str] = field(default_factory=list)
+    ``error`` here is dbt's full error text (None when there is none), printed under "dbt error:";
+    node messages are kept for nodes that errored, failed or warned only. ``timings`` (per-node
+    seconds) and ``node(name)`` come from DbtOutcome.
+    """
+
+    error: str | None = None  # type: ignore[assignment]
     interrupted: bool = False  # the cell was interrupted while dbt ran
     notes: list[str] = field(default_factory=list)  # what an interrupt left as it was
-
-    @property
-    def timings(self) -> dict[str, float]:
-        """Seconds dbt spent executing each node (from its run results); never printed by default."""
-        return {n.name: n.execution_time for n in self.nodes}
-
-    def node(self, name: str) -> NodeResult | None:
-        """The result of the node called ``name`` (None if it did not run)."""
-        return next((n for n in self.nodes if n.name == name), None)
-
-    @property
-    def failed(self) -> list[NodeResult]:
-        """Nodes that errored or whose test failed."""
-        return [n for n in self.nodes if n.status in ("error", "fail", "runtime error")]
 
     def summary(self) -> str:
         """A deterministic text summary: headline, one line per node, error messages."""

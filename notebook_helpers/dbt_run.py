@@ -14,7 +14,6 @@ threads are done. A model whose transaction was not committed keeps its previous
 
 from __future__ import annotations
 
-import os
 import shlex
 import threading
 import time
@@ -24,11 +23,14 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+from course_core import dbt_invoke
+from course_core.dbt_release import release_dbt_duckdb
+from course_core.dbt_result import built_relations, depends_on, node_results
 from course_core.settings import dbt_project_dir
 from notebook_helpers import connections, sqlmagic
 from notebook_helpers.dbt_result import DbtResult, NodeResult, clean, stable_order
 from notebook_helpers.errors import HelperError, Interrupted
-from notebook_helpers.release import release_all, release_dbt_duckdb
+from notebook_helpers.release import release_all
 
 _QUIET = ["--log-level", "none", "--no-use-colors"]
 _last: dict[str, DbtResult | None] = {"result": None}
@@ -118,9 +120,7 @@ def _firm_cancel(progress: _Progress) -> Iterator[None]:
 
 
 def _invoke(argv: list[str], progress: _Progress | None = None) -> tuple[Any, list[str]]:
-    """Run dbtRunner with cwd=dbt_project; returns (dbtRunnerResult, warning texts)."""
-    from dbt.cli.main import dbtRunner
-
+    """Run dbt in-process (course_core.dbt_invoke) on dbt_project/; returns (dbtRunnerResult, warnings)."""
     warnings: list[str] = []
     progress = progress or _Progress()
 
@@ -135,56 +135,16 @@ def _invoke(argv: list[str], progress: _Progress | None = None) -> tuple[Any, li
     if not (project / "dbt_project.yml").exists():
         raise HelperError(f"No dbt project at {project}: is this notebook inside the course repo?")
     sqlmagic.telemetry_off()
-    here = os.getcwd()
-    os.chdir(project)
-    try:
-        extra = ["--project-dir", str(project), "--profiles-dir", str(project)]
-        command, rest = argv[:1], argv[1:]
-        with _firm_cancel(progress):
-            res = dbtRunner(callbacks=[on_event]).invoke(command + _QUIET + rest + extra)
-    finally:
-        os.chdir(here)
-        release_dbt_duckdb()
+    with _firm_cancel(progress):
+        res, _ = dbt_invoke.invoke(argv, project, flags=_QUIET, callbacks=[on_event])
     return res, sorted(warnings)
 
 
-def _status(result: Any) -> str:
-    status = getattr(result.status, "value", result.status)
-    return str(status).lower()
-
-
 def _nodes(res: Any) -> tuple[list[NodeResult], dict[str, list[str]]]:
-    nodes: list[NodeResult] = []
-    depends: dict[str, list[str]] = {}
-    for r in getattr(res.result, "results", None) or []:
-        node = r.node
-        depends[node.unique_id] = list(getattr(node.depends_on, "nodes", []) or [])
-        failures = getattr(r, "failures", None)
-        nodes.append(
-            NodeResult(
-                unique_id=node.unique_id,
-                resource_type=str(getattr(node.resource_type, "value", node.resource_type)),
-                name=node.name,
-                status=_status(r),
-                failures=failures if isinstance(failures, int) else None,
-                message=r.message if _status(r) in ("error", "fail", "warn") else None,
-                execution_time=float(r.execution_time or 0.0),
-                parent=getattr(node, "attached_node", None),
-            )
-        )
-    return nodes, depends
-
-
-def _relations(res: Any) -> dict[str, str]:
-    """unique_id -> "schema"."alias" for built tables/views/incrementals/seeds/snapshots."""
-    out = {}
-    for r in getattr(res.result, "results", None) or []:
-        node = r.node
-        kind = str(getattr(node.resource_type, "value", node.resource_type))
-        materialized = getattr(getattr(node, "config", None), "materialized", None)
-        if kind in ("model", "seed", "snapshot") and materialized != "ephemeral" and _status(r) == "success":
-            out[node.unique_id] = f'"{node.schema}"."{node.alias or node.name}"'
-    return out
+    """Nodes of a run (messages kept only where something went wrong) and their dependencies."""
+    nodes = [replace(n, message=(n.message or None) if n.status in ("error", "fail", "warn") else None)
+             for n in node_results(res.result)]
+    return nodes, depends_on(res.result)
 
 
 def _count_rows(nodes: list[NodeResult], relations: dict[str, str]) -> list[NodeResult]:
@@ -234,7 +194,7 @@ def _interrupted_nodes(progress: _Progress) -> tuple[list[NodeResult], list[str]
         if cut:
             status = "interrupted"
         kind = str(info.resource_type)
-        nodes.append(NodeResult(uid, kind, info.node_name, status,
+        nodes.append(NodeResult(unique_id=uid, resource_type=kind, name=info.node_name, status=status,
                                 message=clean(run.message) if run is not None and not cut else None,
                                 execution_time=float(run.execution_time) if run is not None else 0.0))
         if not cut:
@@ -261,20 +221,21 @@ def _run(argv: list[str]) -> DbtResult:
         res, warnings, waited = _invoke_waiting(argv, progress)
         if not isinstance(res.exception, KeyboardInterrupt):
             nodes, depends = _nodes(res)
-            nodes = stable_order(_count_rows(nodes, _relations(res)), depends)
+            nodes = stable_order(_count_rows(nodes, built_relations(res.result)), depends)
             error = None
             if res.exception is not None:
                 error = str(res.exception)
                 if waited:
                     error = connections.lock_message(res.exception, waited)
             listed = [str(x) for x in res.result] if isinstance(res.result, list) else []
-            return DbtResult(argv, bool(res.success), nodes, error, warnings, sorted(listed))
+            return DbtResult(bool(res.success), nodes, error, args=argv, warnings=warnings,
+                             listed=sorted(listed))
     except KeyboardInterrupt:
         release_dbt_duckdb()
     except HelperError as problem:
-        return DbtResult(argv, False, error=str(problem))
+        return DbtResult(False, error=str(problem), args=argv)
     except Exception as problem:  # noqa: BLE001 - interns must never see a traceback here
-        return DbtResult(argv, False, error=f"{type(problem).__name__}: {problem}")
+        return DbtResult(False, error=f"{type(problem).__name__}: {problem}", args=argv)
     try:
         nodes, notes = _interrupted_nodes(progress)
     except Exception:  # noqa: BLE001 - the interrupt is what matters
@@ -282,7 +243,7 @@ def _run(argv: list[str]) -> DbtResult:
     if not progress.started:
         notes.append("interrupted before any model or test ran: the warehouse is unchanged")
     notes.append("the warehouse is free; nodes that had not started were not run: re-run the cell")
-    return DbtResult(argv, False, nodes, interrupted=True, notes=notes)
+    return DbtResult(False, nodes, args=argv, interrupted=True, notes=notes)
 
 
 def run_dbt(args: str | Sequence[str], quiet: bool = False) -> DbtResult:
@@ -298,7 +259,7 @@ def run_dbt(args: str | Sequence[str], quiet: bool = False) -> DbtResult:
     if argv[:1] == ["dbt"]:
         argv = argv[1:]
     if not argv:
-        result = DbtResult([], False, error="Give a dbt command, e.g. dbt('build -s stg_orders').")
+        result = DbtResult(False, error="Give a dbt command, e.g. dbt('build -s stg_orders').", args=[])
     else:
         release_all()
         result = _run(argv)

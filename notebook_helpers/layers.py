@@ -1,21 +1,9 @@
-"""The layers of the dbt project, from a manifest node's resource type and ``models/`` sub-folder."""
+"""The layers of the dbt project for the lineage drawing (``course_core.dbt_layers.dag_layer``)."""
 
 from __future__ import annotations
 
-from typing import Any
+from course_core.dbt_layers import DAG_LAYERS as LAYERS
+from course_core.dbt_layers import dag_layer as layer_of
+from course_core.dbt_layers import dag_layer_rank as layer_rank
 
-LAYERS = ["sources", "staging", "intermediate", "marts", "ml"]
-
-
-def layer_of(node: dict[str, Any]) -> str:
-    """``sources``, ``staging``, ``intermediate``, ``marts`` (incl. marts/core), ``ml`` or ``other``."""
-    if node["resource_type"] == "source":
-        return "sources"
-    fqn = node.get("fqn") or []
-    folder = fqn[1] if len(fqn) > 2 else ""
-    return folder if folder in LAYERS else "other"
-
-
-def layer_rank(layer: str) -> int:
-    """Position of a layer in the flow (``other`` last)."""
-    return LAYERS.index(layer) if layer in LAYERS else len(LAYERS)
+__all__ = ["LAYERS", "layer_of", "layer_rank"]

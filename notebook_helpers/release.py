@@ -2,41 +2,16 @@
 
 :func:`release_all` runs before dbt (so dbt never meets "Could not set lock on file"),
 :func:`release_idle` after every notebook cell (``%load_ext`` registers it as IPython's
-``post_run_cell`` hook), :func:`release_dbt_duckdb` frees the database dbt-duckdb keeps open.
+``post_run_cell`` hook), :func:`release_dbt_duckdb` (course_core.dbt_release) frees the database
+dbt-duckdb keeps open.
 """
 
 from __future__ import annotations
 
-import gc
-import sys
-
+from course_core.dbt_release import release_dbt_duckdb
 from notebook_helpers import connections, sqlmagic
 
-
-def release_dbt_duckdb(only_if_open: bool = False) -> None:
-    """Close the DuckDB database dbt-duckdb keeps open in this process after a run.
-
-    ``only_if_open``: do nothing (cheaply) unless dbt-duckdb still holds a database.
-    """
-    if only_if_open and "dbt.adapters.duckdb.connections" not in sys.modules:
-        return  # dbt never ran in this process
-    try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager as manager
-        from dbt.adapters.factory import reset_adapters
-    except ImportError:
-        return
-    if only_if_open and manager._ENV is None:
-        return
-    with manager._LOCK:
-        env = manager._ENV
-        if env is not None:
-            try:
-                env.close()
-            except Exception:  # noqa: BLE001 - closing must never break the notebook
-                pass
-        manager._ENV = None
-    reset_adapters()
-    gc.collect()
+__all__ = ["release_all", "release_dbt_duckdb", "release_idle"]
 
 
 def release_all() -> None:

@@ -12,12 +12,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from course_core.dbt_invoke import TELEMETRY_OFF
+
 ALIAS = "vyaparbazaar"
-TELEMETRY_OFF = {
-    "PLOOMBER_STATS_ENABLED": "false",
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    "DO_NOT_TRACK": "1",
-}
 _state: dict[str, Any] = {"ipython": None, "connected": False, "lazy": None}
 
 

@@ -23,18 +23,11 @@ import duckdb
 import pandas as pd
 
 from course_core import manifest as dbt_manifest
+from course_core.dbt_layers import FOLDER_LAYERS, folder_layer
 from ops.dbt_invoke import OpsError, cli_main, load_manifest, load_run_results, project_dir_of, run_dbt
 
-LAYER_ORDER = ["staging", "intermediate", "core", "marts", "ml", "other"]
-
-
-def layer_of(node: dict) -> str:
-    """Layer from the model's folder: staging, intermediate, core, marts, ml (else other)."""
-    fqn = node.get("fqn", [])
-    folders = fqn[1:-1]
-    if "core" in folders:
-        return "core"
-    return folders[0] if folders and folders[0] in LAYER_ORDER else "other"
+LAYER_ORDER = FOLDER_LAYERS
+layer_of = folder_layer  # the model's folder layer, marts/core as "core" (not the DAG drawing's layer)
 
 
 def run_builds(

@@ -1,66 +1,36 @@
 """Shared helpers: run the dbt CLI in a subprocess, read its JSON artifacts, one-line errors.
 
-dbt runs as a subprocess (never in-process) so that no DuckDB lock outlives a call.
+dbt runs as a subprocess (course_core.dbt_invoke.run_subprocess, never in-process here) so that no
+DuckDB lock outlives a call. Its outcome is the course's one result type (``DbtResult`` here:
+``ok``/``returncode``/``stdout``/``target_path``/``last_lines()`` and the per-node results).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+from course_core import dbt_invoke
+from course_core.dbt_invoke import TELEMETRY_OFF as QUIET_ENV
+from course_core.dbt_invoke import dbt_executable
+from course_core.dbt_result import DbtOutcome as DbtResult
+from course_core.settings import dbt_project_dir
 
-QUIET_ENV = {
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    "PLOOMBER_STATS_ENABLED": "false",
-    "DO_NOT_TRACK": "1",
-}
+__all__ = ["QUIET_ENV", "DbtResult", "OpsError", "cli_main", "dbt_executable", "load_json", "load_manifest",
+           "load_run_results", "project_dir_of", "run_dbt"]
 
-
-# Runs before dbt in the child: ask Linux for SIGKILL when the parent dies (PR_SET_PDEATHSIG = 1,
-# kept across exec), give up if the parent is already gone, then become dbt.
-_DIE_WITH_PARENT = (
-    "import ctypes, os, sys; ctypes.CDLL(None).prctl(1, 9); "
-    "os.getppid() == int(sys.argv[1]) or sys.exit(137); os.execvp(sys.argv[2], sys.argv[2:])"
-)
 
 
 class OpsError(Exception):
     """A problem the user can fix; printed as one line by the CLIs."""
 
 
-@dataclass(frozen=True)
-class DbtResult:
-    """Outcome of one dbt CLI call."""
-
-    returncode: int
-    stdout: str
-    target_path: Path
-
-    @property
-    def ok(self) -> bool:
-        return self.returncode == 0
-
-    def last_lines(self, n: int = 15) -> str:
-        return "\n".join(self.stdout.strip().splitlines()[-n:])
-
-
-def dbt_executable() -> str:
-    """The dbt next to the running Python (the venv), else dbt on PATH."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
-
-
 def project_dir_of(path: str | os.PathLike | None) -> Path:
     """Resolve and check a dbt project folder (default: the repo's dbt_project/)."""
-    project = Path(path) if path else DEFAULT_PROJECT_DIR
+    project = Path(path) if path else dbt_project_dir()
     if not (project / "dbt_project.yml").is_file():
         raise OpsError(
             f"no dbt_project.yml in {project}: pass --project-dir pointing at the dbt project folder"
@@ -80,34 +50,11 @@ def run_dbt(
 
     die_with_parent: on Linux, dbt is SIGKILLed when this process dies (no orphan keeps writing).
     """
-    target_path = Path(target_path).resolve()
-    target_path.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, **QUIET_ENV, **(env or {})}
-    cmd = [
-        dbt_executable(),
-        *args,
-        "--target-path",
-        str(target_path),
-        "--log-path",
-        str(target_path / "logs"),
-    ]
-    cmd += ["--profiles-dir", str(profiles_dir or project_dir)]
-    if die_with_parent and sys.platform == "linux":
-        if shutil.which(cmd[0]) is None:
-            raise OpsError(f"cannot run dbt ({cmd[0]} not found): activate the course venv (.venv/bin/dbt)")
-        cmd = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), *cmd]
     try:
-        proc = subprocess.run(
-            cmd,
-            cwd=project_dir,
-            env=full_env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError as exc:
-        raise OpsError(f"cannot run dbt ({exc}): activate the course venv (.venv/bin/dbt)") from exc
-    return DbtResult(proc.returncode, proc.stdout + proc.stderr, target_path)
+        return dbt_invoke.run_subprocess(args, project_dir, target_path, env=env, profiles_dir=profiles_dir,
+                                         die_with_parent=die_with_parent)
+    except dbt_invoke.DbtNotFound as exc:
+        raise OpsError(str(exc)) from exc
 
 
 def load_json(path: str | os.PathLike, what: str) -> dict:

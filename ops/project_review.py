@@ -24,7 +24,8 @@ from dataclasses import dataclass
 import pandas as pd
 
 from course_core import manifest as dbt_manifest
-from ops.build_profile import LAYER_ORDER, layer_of
+from course_core.dbt_layers import FOLDER_LAYERS as LAYER_ORDER
+from course_core.dbt_layers import folder_layer as layer_of
 from ops.dbt_invoke import cli_main, load_json, load_manifest
 
 VIEWLIKE = {"view", "ephemeral"}

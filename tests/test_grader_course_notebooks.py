@@ -48,7 +48,7 @@ def _edition_submission(release_folder: Path, scratch: Path) -> Path:
     copy = scratch / "edition"
     shutil.copytree(release_folder, copy)
     (copy / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
-    (copy / ".state").mkdir()
+    (copy / ".state").mkdir(exist_ok=True)
     (copy / ".state" / "venv.ok").touch()
     done = subprocess.run(["make", "submission"], cwd=copy, capture_output=True, text=True, timeout=300,
                           env=scratch_env(copy) | {"MAKEFLAGS": ""})

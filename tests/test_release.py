@@ -40,9 +40,9 @@ def edition(release_build) -> dict[str, bytes]:
 # ---- contents ---------------------------------------------------------------------------------------
 def test_edition_holds_what_interns_need_and_nothing_instructor_only(edition: dict[str, bytes]):
     tops = {p.split("/")[0] for p in edition}
-    assert tops == {".github", ".gitignore", "Makefile", "README.md", "datasets", "dbt_project",
-                    "environment.yml", "grader", "notebook_helpers", "notebooks", "ops", "pyproject.toml",
-                    "requirements.txt", "stakeholder_docs", "course_core"}
+    assert tops == {".github", ".gitignore", "Makefile", "README.md", "course_core", "datasets",
+                    "dbt_project", "environment.yml", "grader", "notebook_helpers", "notebooks", "ops",
+                    "pyproject.toml", "requirements.txt", "stakeholder_docs"}
     for name in ("requirements.txt", "environment.yml"):
         assert edition[name] == (REPO / name).read_bytes()
     assert {p for p in edition if p.startswith("notebooks/")} == {

@@ -1,0 +1,88 @@
+"""course_core's dbt invocation layer: the dbt-duckdb privates it relies on, the result type across a
+process boundary, the two layer functions, and what the grader's confined worker must be able to import.
+
+Real dbt runs through the layer are tested where they are used (no extra dbt build here):
+test_notebooks_helpers.py (in-process, the lock released after every call), the grader tests (the
+confined worker's in-process sessions), test_ops_*.py (the subprocess mode)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+from course_core.dbt_layers import dag_layer, folder_layer
+from course_core.dbt_release import dbt_duckdb_version, missing_privates
+from course_core.dbt_result import DbtOutcome, NodeResult
+
+
+def test_dbt_duckdb_privates_are_where_the_lock_release_expects_them():
+    missing = missing_privates()
+    assert not missing, (
+        f"dbt-duckdb {dbt_duckdb_version()} has no DuckDBConnectionManager.{', '.join(missing)}: "
+        "course_core.dbt_release.release_dbt_duckdb (the only code touching them) must follow the new "
+        "dbt-duckdb, else every in-process dbt run keeps the warehouse locked")
+
+
+def test_dbt_duckdb_internals_the_course_patches_are_still_there():
+    """notebook_helpers.dbt_run._firm_cancel (interrupts that stick) and grader.dbt_runner.forbid_python_jobs
+    replace these; a dbt-duckdb upgrade that moves them must fail here, not in a notebook or a grading."""
+    from dbt.adapters.duckdb.environments import Environment, local
+    from dbt.adapters.duckdb.impl import DuckDBAdapter
+
+    needed = {"DuckDBCursorWrapper.execute": vars(local.DuckDBCursorWrapper),
+              "LocalEnvironment.cancel": vars(local.LocalEnvironment),
+              "DuckDBAdapter.submit_python_job": vars(DuckDBAdapter),
+              "Environment.run_python_job": vars(Environment)}
+    missing = [name for name, owner in needed.items() if name.split(".")[1] not in owner]
+    assert not missing, f"dbt-duckdb {dbt_duckdb_version()} moved {', '.join(missing)}: follow it there"
+
+
+def test_an_outcome_crosses_a_process_boundary_as_checked_plain_data():
+    node = NodeResult("model.p.m", "model", "m", "error", message="boom\nline 2", execution_time=0.5, rows=3)
+    outcome = DbtOutcome(False, [node], "dbt build failed: boom")
+    assert DbtOutcome.from_dict(json.loads(json.dumps(outcome.to_dict()))) == outcome
+    hostile = {"success": 1, "error": ["x"], "nodes": [
+        "not a dict", {"unique_id": 5, "name": {"a": 1}, "status": None, "rows": "9",
+                       "execution_time": "slow", "failures": True, "extra": "ignored"}]}
+    forged = DbtOutcome.from_dict(hostile)
+    assert forged.success is True and forged.error == "['x']" and len(forged.nodes) == 1
+    assert forged.nodes[0] == NodeResult("5", "", "{'a': 1}", "None")
+    assert DbtOutcome.from_dict({"nodes": "nope"}) == DbtOutcome(False)
+
+
+def test_the_two_layer_functions_differ_only_where_their_names_say():
+    core = {"resource_type": "model", "fqn": ["vb", "marts", "core", "dim_customers"]}
+    staging = {"resource_type": "model", "fqn": ["vb", "staging", "stg_orders"]}
+    source = {"resource_type": "source", "fqn": ["vb", "raw", "orders"]}
+    assert (dag_layer(core), folder_layer(core)) == ("marts", "core")
+    assert dag_layer(staging) == folder_layer(staging) == "staging"
+    assert dag_layer(source) == "sources"
+
+
+def test_the_confined_worker_imports_only_modules_it_is_shown():
+    """Under bubblewrap the worker sees only isolation.worker_module_paths() of this repository."""
+    from grader import isolation
+
+    code = ("import json, sys; import grader.untrusted, grader.workspace, grader.dbt_runner, grader.sandbox; "
+            "print(json.dumps(sorted({m.__file__ for m in list(sys.modules.values()) "
+            "if getattr(m, '__file__', None)})))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          check=True)
+    ours = {Path(f).resolve() for f in json.loads(done.stdout) if Path(f).resolve().is_relative_to(REPO)
+            and ".venv" not in Path(f).parts}
+    shown = {p.resolve() for p in isolation.worker_module_paths()}
+    assert ours <= shown, f"the worker imports files it cannot see inside bubblewrap: {sorted(ours - shown)}"
+
+
+def test_course_core_dbt_modules_import_nothing_of_the_course_above_them():
+    upward = {"datasets", "notebook_helpers", "grader", "ops", "stakeholder_docs"}
+    for path in sorted((REPO / "course_core").glob("dbt_*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not {n.split(".")[0] for n in names} & upward, f"{path.name} imports {names}"
