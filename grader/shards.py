@@ -94,8 +94,9 @@ class RunSettings:
             raise TypeError("settings: expected an object")
         settings = cls(**{key: value[key] for key in SETTINGS})
         number = (int, float)
-        kinds = {"seed": int, "scale": number, "timeout": number, "isolation": str, "course": str,
-                 "grader": str, "commit": (str, type(None))}
+        kinds: dict[str, type | tuple[type, ...]] = {
+            "seed": int, "scale": number, "timeout": number, "isolation": str, "course": str, "grader": str,
+            "commit": (str, type(None))}
         if any(isinstance(getattr(settings, k), bool) or not isinstance(getattr(settings, k), kind)
                for k, kind in kinds.items()):
             raise TypeError("settings: a value of the wrong type")
