@@ -37,9 +37,9 @@ def p90(values: list[float]) -> float:
     return ordered[max(0, -(-9 * len(ordered) // 10) - 1)]
 
 
-def cpu_of(report: dict[str, Any]) -> float:
-    """CPU seconds of one submission: trusted grading process + untrusted worker."""
-    t = report.get("timings") or {}
+def cpu_of(timings: Any) -> float:
+    """CPU seconds of one submission (its report's timings): trusted grading process + untrusted worker."""
+    t = timings or {}
     return float(t.get("trusted_cpu") or 0.0) + float(t.get("worker_cpu") or 0.0)
 
 
@@ -56,9 +56,9 @@ def make_course(tmp: Path) -> Path:
     return write_course(tmp / "course", notebooks, REPO)
 
 
-def print_breakdown(reports: list[dict[str, Any]]) -> None:
-    """Mean per submission: per exercise, per kind of work, per dbt invocation."""
-    timed = [r["timings"] for r in reports if r.get("timings")]
+def print_breakdown(reports: list[Any]) -> None:
+    """Mean per submission (``SubmissionReport``s): per exercise, per kind of work, per dbt invocation."""
+    timed = [r.timings for r in reports if r.timings]
     if not timed:
         print("  (no timings: the grading processes did not report any)")
         return
@@ -71,7 +71,7 @@ def print_breakdown(reports: list[dict[str, Any]]) -> None:
             exercises[ex][0] += row["wall"] / n
             exercises[ex][1] += row["trusted_cpu"] / n
             exercises[ex][2] += row["worker_cpu"] / n
-    total_cpu = statistics.mean(cpu_of({"timings": t}) for t in timed)
+    total_cpu = statistics.mean(cpu_of(t) for t in timed)
     setup_cpu = total_cpu - sum(v[1] + v[2] for v in exercises.values())
     for ex, (wall, trusted, worker) in exercises.items():
         print(f"    {ex:<10} {wall:8.1f} {trusted:14.1f} {worker:13.1f}")
@@ -105,9 +105,9 @@ def grade_class(klass: Path, out: Path, jobs: int, args: argparse.Namespace, cou
     reports = grade_batch([klass], out, jobs=jobs, seed=args.seed, scale=args.scale, course_root=course_root,
                           log=lambda _m: None)
     wall = time.perf_counter() - started
-    per = [r["seconds"] for r in reports]
-    cpu = [cpu_of(r) for r in reports]
-    scores = sorted({f"{r['score']:g}/{r['max_score']:g}" for r in reports})
+    per = [r.seconds for r in reports]
+    cpu = [cpu_of(r.timings) for r in reports]
+    scores = sorted({f"{r.score:g}/{r.max_score:g}" for r in reports})
     print(f"--jobs {jobs}: {len(reports)} submissions, scores {', '.join(scores)}")
     print(f"  wall s per submission: median {statistics.median(per):.1f}, p90 {p90(per):.1f}")
     print(f"  CPU s per submission:  median {statistics.median(cpu):.1f}, p90 {p90(cpu):.1f}")

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from grader.report import ExampleRow
+
 EXERCISE_IDS: tuple[str, ...] = ("5.1", "5.2", "5.3", "5.4", "5.5", "bonus")
 # Constructs the intake policy (grader/intake.py) refuses unless an exercise allows them.
 ALLOWABLE: tuple[str, ...] = ("hooks", "materialization", "python", "sql_execution", "create_macro")
@@ -42,7 +44,7 @@ class GradingAborted(Exception):
 class Fail(Exception):
     """Raised by a check that did not pass: ``message`` says what is wrong (never the solution)."""
 
-    def __init__(self, message: str, *, hint: str = "", examples: list[dict[str, Any]] | None = None):
+    def __init__(self, message: str, *, hint: str = "", examples: list[ExampleRow] | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint

@@ -28,6 +28,7 @@ from grader.isolation import WARNING, describe_death, isolation_level, package_d
 from grader.outputs import write_outputs
 from grader.preparation import GradingSetup, discard, prepare
 from grader.public import Redactor
+from grader.report import CheckResult, ExerciseReport, SubmissionReport, WorkerResult
 from grader.runner import manual_entries
 from grader.shutdown import register_worker, unregister_worker
 from grader.submissions import Submission, discover
@@ -37,18 +38,16 @@ DEFAULT_SEED = 2027
 DEFAULT_SCALE = 0.05
 
 
-def empty_exercises(answers: Answers, message: str) -> dict[str, Any]:
+def empty_exercises(answers: Answers, message: str) -> dict[str, ExerciseReport]:
     """Every check at zero with the same message (timeout, crash, unreadable submission)."""
-    out: dict[str, Any] = {}
+    out: dict[str, ExerciseReport] = {}
     for ex_id, exercise in registry().items():
-        checks = [{"name": c.name, "passed": False, "points": 0.0, "max_points": c.points,
-                   "public": c.public, "message": message} for c in exercise.checks]
-        out[ex_id] = {"score": 0.0, "max_score": exercise.max_auto_points, "checks": checks,
-                      "manual": manual_entries(exercise, answers)}
+        checks = tuple(CheckResult(c.name, False, 0.0, c.points, c.public, message) for c in exercise.checks)
+        out[ex_id] = ExerciseReport(0.0, exercise.max_auto_points, checks, manual_entries(exercise, answers))
     return out
 
 
-def run_worker(job: dict[str, Any], timeout: float, workdir: Path) -> dict[str, Any]:
+def run_worker(job: dict[str, Any], timeout: float, workdir: Path) -> WorkerResult:
     """Grade one submission in a fresh process; kill its whole process group at the time limit."""
     job_path, result_path = workdir / "job.json", workdir / "result.json"
     job_path.write_text(json.dumps(job, sort_keys=True), encoding="utf-8")
@@ -62,14 +61,22 @@ def run_worker(job: dict[str, Any], timeout: float, workdir: Path) -> dict[str, 
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            return {"status": "timeout", "message": f"stopped at the time limit of {timeout:g} s"}
+            return WorkerResult("timeout", f"stopped at the time limit of {timeout:g} s")
         finally:
             unregister_worker(proc)
     if result_path.exists():
-        return json.loads(result_path.read_text(encoding="utf-8"))
+        return read_result(result_path)
     log_text = (workdir / "worker.log").read_text(errors="replace")
     reason = describe_death(proc.returncode, log_text)
-    return {"status": "error", "message": f"grading process died ({reason})"}
+    return WorkerResult("error", f"grading process died ({reason})")
+
+
+def read_result(path: Path) -> WorkerResult:
+    """A grading process's result.json, read strictly: malformed is an ``error`` result saying so."""
+    try:
+        return WorkerResult.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError) as error:  # ReportFormatError, JSONDecodeError
+        return WorkerResult("error", f"grading process wrote a malformed result ({str(error)[:200]})")
 
 
 def hidden_paths(setup: GradingSetup, course_root: Path | None) -> list[str]:
@@ -84,38 +91,37 @@ def hidden_paths(setup: GradingSetup, course_root: Path | None) -> list[str]:
 
 
 def grade_one(sub: Submission, setup: GradingSetup, timeout: float, scratch_root: Path, *,
-              level: str = "", hide: list[str] | None = None) -> dict[str, Any]:
+              level: str = "", hide: list[str] | None = None) -> SubmissionReport:
     """The full report of one submission."""
     answers = sub.answers()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix=f"vb-{sub.name}-", dir=scratch_root) as tmp:
         if not sub.notebooks and not sub.project_files:
-            result = {"status": "error", "message": "; ".join(answers.problems) or "nothing to grade"}
+            result = WorkerResult("error", "; ".join(answers.problems) or "nothing to grade")
         else:
             job = {"setup": json.loads(setup.to_json()), "answers": answers.to_dict(), "timeout": timeout,
                    "scratch_root": str(scratch_root), "isolation": level or None, "hide": hide or [],
                    "parent": os.getpid()}
             result = run_worker(job, timeout, Path(tmp))
-    exercises = result.get("exercises") or empty_exercises(answers, result.get("message", "not graded"))
-    score = sum(e["score"] for e in exercises.values())
-    return {
-        "submission": sub.name,
-        "status": result["status"],
-        "message": result.get("message", ""),
-        "score": score,
-        "max_score": sum(e["max_score"] for e in exercises.values()),
-        "problems": answers.problems + [p for p in result.get("problems", [])
-                                        if p.startswith("refused ") and p not in answers.problems],
-        "isolation": result.get("isolation") or level,
-        "exercises": exercises,
-        "seconds": round(time.monotonic() - started, 2),
-        "worker_cpu_seconds": result.get("worker_cpu_seconds", 0.0),  # untrusted worker (not in report.json)
-        "timings": result.get("timings"),  # bench/bench_grading.py (VB_GRADER_TIMINGS=1; not in report.json)
-    }
+    exercises = result.exercises or empty_exercises(answers, result.message or "not graded")
+    return SubmissionReport(
+        submission=sub.name,
+        status=result.status,
+        message=result.message,
+        score=sum(e.score for e in exercises.values()),
+        max_score=sum(e.max_score for e in exercises.values()),
+        problems=tuple(answers.problems + [p for p in result.problems
+                                           if p.startswith("refused ") and p not in answers.problems]),
+        isolation=result.isolation or level,
+        exercises=exercises,
+        seconds=round(time.monotonic() - started, 2),
+        worker_cpu_seconds=result.worker_cpu_seconds,  # untrusted worker (not in report.json)
+        timings=result.timings,  # bench/bench_grading.py (VB_GRADER_TIMINGS=1; not in report.json)
+    )
 
 
-def _grade_all(submissions: list[Submission], grade: Callable[[Submission], dict[str, Any]],
-               jobs: int) -> list[dict[str, Any]]:
+def _grade_all(submissions: list[Submission], grade: Callable[[Submission], SubmissionReport],
+               jobs: int) -> list[SubmissionReport]:
     """``grade`` each submission in a thread pool; on ``GradingInterrupted`` kill the workers and
     cancel the rest."""
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
@@ -136,7 +142,7 @@ def _grade_all(submissions: list[Submission], grade: Callable[[Submission], dict
 def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float = DEFAULT_TIMEOUT,
                 seed: int = DEFAULT_SEED, scale: float = DEFAULT_SCALE,
                 log: Callable[[str], None] = print, course_root: Path | None = None,
-                shard: tuple[int, int] | None = None) -> list[dict[str, Any]]:
+                shard: tuple[int, int] | None = None) -> list[SubmissionReport]:
     """Grade every submission under ``paths`` into ``out`` and return the reports.
 
     ``shard=(i, n)`` grades only the i-th of n parts of the class (``grader.shards``) and adds
@@ -186,8 +192,8 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
         finally:
             discard(setup)
         for report in reports:
-            log(f"  {report['submission']}: {report['status']} {report['score']:g}/{report['max_score']:g} "
-                f"({report['seconds']:.1f} s)")
+            log(f"  {report.submission}: {report.status} {report.score:g}/{report.max_score:g} "
+                f"({report.seconds:.1f} s)")
         log(f"isolation of submitted code: {level}")
         shutdown.writing_outputs()
         write_outputs(reports, out, Redactor.for_run(roots=[scratch_root, setup.folder], reference=reference))

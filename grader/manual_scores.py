@@ -15,7 +15,8 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from grader.report import SubmissionReport
 
 COLUMNS = ("submission", "exercise", "question", "max_points", "points", "comment")
 SHEET = "manual_scores.csv"
@@ -26,17 +27,17 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
-def sheet_rows(reports: list[dict[str, Any]]) -> list[list[str]]:
+def sheet_rows(reports: list[SubmissionReport]) -> list[list[str]]:
     """The pre-filled rows: every manual item of every submission, points and comment empty."""
     rows = []
-    for report in sorted(reports, key=lambda r: r["submission"]):
-        for ex_id, ex in report["exercises"].items():
-            for item in ex.get("manual", []):
-                rows.append([report["submission"], ex_id, item["name"], _num(item["max_points"]), "", ""])
+    for report in sorted(reports, key=lambda r: r.submission):
+        for ex_id, ex in report.exercises.items():
+            for item in ex.manual:
+                rows.append([report.submission, ex_id, item.name, _num(item.max_points), "", ""])
     return rows
 
 
-def sheet_text(reports: list[dict[str, Any]]) -> str:
+def sheet_text(reports: list[SubmissionReport]) -> str:
     """The CSV text of the pre-filled sheet."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -52,7 +53,7 @@ def atomic_write(path: Path, text: str) -> None:
     os.replace(partial, path)
 
 
-def write_sheet(reports: list[dict[str, Any]], out: Path) -> Path:
+def write_sheet(reports: list[SubmissionReport], out: Path) -> Path:
     """Write ``manual_scores.csv``; if the instructor already has one there, keep it untouched and write
     ``manual_scores.blank.csv`` instead. Returns the path written."""
     path = out / SHEET
@@ -84,11 +85,11 @@ def _points(text: str) -> float | None:
 Key = tuple[str, str, str]  # (submission, exercise, question)
 
 
-def read_sheet(path: Path, reports: list[dict[str, Any]]) -> tuple[dict[Key, Score], list[str]]:
+def read_sheet(path: Path, reports: list[SubmissionReport]) -> tuple[dict[Key, Score], list[str]]:
     """Scores by (submission, exercise, question), and one message per bad row (with its line number)."""
-    items = {(r["submission"], ex_id, m["name"]): float(m["max_points"])
-             for r in reports for ex_id, ex in r["exercises"].items() for m in ex.get("manual", [])}
-    submissions = {r["submission"] for r in reports}
+    items = {(r.submission, ex_id, m.name): float(m.max_points)
+             for r in reports for ex_id, ex in r.exercises.items() for m in ex.manual}
+    submissions = {r.submission for r in reports}
     name = path.name
     try:
         text = path.read_text(encoding="utf-8-sig")

@@ -12,12 +12,12 @@ import html
 import io
 import json
 from pathlib import Path
-from typing import Any
 
 from grader.api import EXERCISE_IDS
 from grader.faults import DiskFull, atomic_write, is_disk_full, replace_together
 from grader.manual_scores import write_sheet
 from grader.public import Redactor, public_report
+from grader.report import ExampleRow, ReviewTotals, SubmissionReport
 
 SUBMISSION_FILES = ("report.json", "feedback.html", "review.md")
 
@@ -37,29 +37,28 @@ def _num(value: float) -> str:
     return f"{value:g}"
 
 
-def report_json(report: dict[str, Any]) -> dict[str, Any]:
-    """The report.json content (stable: no timings)."""
-    keep = ("submission", "status", "message", "score", "max_score", "problems", "exercises", "isolation")
-    return {k: report[k] for k in keep if k in report}
+def report_json(report: SubmissionReport) -> str:
+    """The text of report.json (stable: no timings)."""
+    return json.dumps(report.to_json(), indent=2, sort_keys=True, default=str) + "\n"
 
 
-def gradebook_csv(reports: list[dict[str, Any]]) -> str:
+def gradebook_csv(reports: list[SubmissionReport]) -> str:
     """One row per submission: submission,status,total,max_total,5.1,...,bonus."""
     handle = io.StringIO()
     writer = csv.writer(handle, lineterminator="\n")
     writer.writerow(["submission", "status", "total", "max_total", *EXERCISE_IDS])
-    for r in sorted(reports, key=lambda r: r["submission"]):
-        per = [_num(r["exercises"][e]["score"]) if e in r["exercises"] else "" for e in EXERCISE_IDS]
-        writer.writerow([r["submission"], r["status"], _num(r["score"]), _num(r["max_score"]), *per])
+    for r in sorted(reports, key=lambda r: r.submission):
+        per = [_num(r.exercises[e].score) if e in r.exercises else "" for e in EXERCISE_IDS]
+        writer.writerow([r.submission, r.status, _num(r.score), _num(r.max_score), *per])
     return handle.getvalue()
 
 
-def write_gradebook(reports: list[dict[str, Any]], path: Path) -> None:
+def write_gradebook(reports: list[SubmissionReport], path: Path) -> None:
     """Write ``gradebook_csv`` atomically."""
     atomic_write(path, gradebook_csv(reports))
 
 
-def _examples_table(examples: list[dict[str, Any]]) -> str:
+def _examples_table(examples: tuple[ExampleRow, ...]) -> str:
     columns: list[str] = []
     for row in examples:
         columns += [c for c in row if c not in columns]
@@ -71,64 +70,65 @@ def _examples_table(examples: list[dict[str, Any]]) -> str:
     return f"<table class='ex'><tr>{head}</tr>{body}</table>"
 
 
-def feedback_html(report: dict[str, Any]) -> str:
-    """A readable page: each check, its points and message, example rows of mismatches."""
+def feedback_html(report: SubmissionReport, review: ReviewTotals | None = None) -> str:
+    """A readable page: each check, its points and message, example rows of mismatches (``review``:
+    the final grade's split, after ``python -m grader finalize``)."""
     esc = html.escape
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>Feedback: {esc(report['submission'])}</title>",
+        f"<title>Feedback: {esc(report.submission)}</title>",
         "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{border:1px solid #ccc;"
         "padding:2px 6px;font-size:90%}table{border-collapse:collapse}.pass{color:#176f2c}"
         ".fail{color:#a61b1b}.ex{margin:4px 0 10px 2em}</style></head><body>",
-        f"<h1>{esc(report['submission'])}: {_num(report['score'])} / {_num(report['max_score'])}</h1>",
-        f"<p>Status: {esc(report['status'])} {esc(report.get('message', ''))}</p>",
+        f"<h1>{esc(report.submission)}: {_num(report.score)} / {_num(report.max_score)}</h1>",
+        f"<p>Status: {esc(report.status)} {esc(report.message)}</p>",
     ]
-    if "manual_score" in report:  # final grades (finalize): automatic checks plus the instructor's review
-        parts.append(f"<p>Automatic checks {_num(report['auto_score'])}, instructor's review "
-                     f"{_num(report['manual_score'])}.</p>")
-    if report.get("problems"):
+    if review is not None:  # final grades (finalize): automatic checks plus the instructor's review
+        parts.append(f"<p>Automatic checks {_num(review.auto_score)}, instructor's review "
+                     f"{_num(review.manual_score)}.</p>")
+    if report.problems:
         parts.append("<h2>Problems reading the submission</h2><ul>")
-        parts += [f"<li>{esc(p)}</li>" for p in report["problems"]]
+        parts += [f"<li>{esc(p)}</li>" for p in report.problems]
         parts.append("</ul>")
-    for ex_id, ex in report["exercises"].items():
-        parts.append(f"<h2>Exercise {esc(ex_id)}: {_num(ex['score'])} / {_num(ex['max_score'])}</h2>")
-        if not ex["checks"]:
+    for ex_id, ex in report.exercises.items():
+        parts.append(f"<h2>Exercise {esc(ex_id)}: {_num(ex.score)} / {_num(ex.max_score)}</h2>")
+        if not ex.checks:
             parts.append("<p>No automatic checks for this exercise yet.</p>")
         parts.append("<table><tr><th>check</th><th>points</th><th>result</th></tr>")
-        for c in ex["checks"]:
-            cls, mark = ("pass", "passed") if c["passed"] else ("fail", "failed")
-            hint = f"<br><i>Hint: {esc(c['hint'])}</i>" if c.get("hint") else ""
-            examples = _examples_table(c["examples"]) if c.get("examples") else ""
+        for c in ex.checks:
+            cls, mark = ("pass", "passed") if c.passed else ("fail", "failed")
+            hint = f"<br><i>Hint: {esc(c.hint)}</i>" if c.hint else ""
+            examples = _examples_table(c.examples) if c.examples else ""
             parts.append(
-                f"<tr><td>{esc(c['name'])}</td><td>{_num(c['points'])} / {_num(c['max_points'])}</td>"
-                f"<td><span class='{cls}'>{mark}</span>: {esc(c.get('message', ''))}{hint}{examples}"
+                f"<tr><td>{esc(c.name)}</td><td>{_num(c.points)} / {_num(c.max_points)}</td>"
+                f"<td><span class='{cls}'>{mark}</span>: {esc(c.message)}{hint}{examples}"
                 "</td></tr>"
             )
         parts.append("</table>")
-        for m in ex.get("manual", []):
-            if m.get("points") is None:
-                parts.append(f"<p>Manual ({_num(m['max_points'])} pts, scored by the instructor): "
-                             f"{esc(m['prompt'])}</p>")
+        for m in ex.manual:
+            if m.points is None:
+                parts.append(f"<p>Manual ({_num(m.max_points)} pts, scored by the instructor): "
+                             f"{esc(m.prompt)}</p>")
             else:  # after `python -m grader finalize`
-                parts.append(f"<p>Manual: {esc(m['prompt'])} <b>{_num(m['points'])} / "
-                             f"{_num(m['max_points'])}</b></p>")
-            if m.get("comment"):
-                parts.append(f"<p class='comment'>Instructor's comment: {esc(m['comment'])}</p>")
+                parts.append(f"<p>Manual: {esc(m.prompt)} <b>{_num(m.points)} / "
+                             f"{_num(m.max_points)}</b></p>")
+            if m.comment:
+                parts.append(f"<p class='comment'>Instructor's comment: {esc(m.comment)}</p>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
 
-def review_sheet(report: dict[str, Any]) -> str:
+def review_sheet(report: SubmissionReport) -> str:
     """Markdown sheet of every manual item with the intern's answer and an empty score slot."""
-    lines = [f"# Review sheet: {report['submission']}", ""]
-    for ex_id, ex in report["exercises"].items():
-        if not ex.get("manual"):
+    lines = [f"# Review sheet: {report.submission}", ""]
+    for ex_id, ex in report.exercises.items():
+        if not ex.manual:
             continue
         lines += [f"## Exercise {ex_id}", ""]
-        for m in ex["manual"]:
-            lines += [f"### {m['name']} ({_num(m['max_points'])} points): {m['prompt']}",
-                      f"Source: `{m['source']}`", "", m["answer"] or "_(no answer)_", "",
-                      f"Score: ____ / {_num(m['max_points'])}", ""]
+        for m in ex.manual:
+            lines += [f"### {m.name} ({_num(m.max_points)} points): {m.prompt}",
+                      f"Source: `{m.source}`", "", m.answer or "_(no answer)_", "",
+                      f"Score: ____ / {_num(m.max_points)}", ""]
     return "\n".join(lines) + "\n"
 
 
@@ -139,12 +139,11 @@ def _remove_leftovers(folder: Path, names: tuple[str, ...]) -> None:
             temp.unlink(missing_ok=True)
 
 
-def write_submission(report: dict[str, Any], folder: Path) -> None:
+def write_submission(report: SubmissionReport, folder: Path) -> None:
     """report.json, feedback.html and review.md: all three written to temporary files, then renamed."""
     folder.mkdir(parents=True, exist_ok=True)
     _remove_leftovers(folder, SUBMISSION_FILES)
-    texts = (json.dumps(report_json(report), indent=2, sort_keys=True, default=str) + "\n",
-             feedback_html(report), review_sheet(report))
+    texts = (report_json(report), feedback_html(report), review_sheet(report))
     replace_together(folder, dict(zip(SUBMISSION_FILES, texts, strict=True)))
 
 
@@ -154,7 +153,7 @@ def _reason(error: Exception, folder: Path) -> str:
     return f"{type(error).__name__}: {error}"[:200]
 
 
-def write_outputs(reports: list[dict[str, Any]], out: Path, redactor: Redactor | None = None) -> None:
+def write_outputs(reports: list[SubmissionReport], out: Path, redactor: Redactor | None = None) -> None:
     """One folder per submission, the manual-scores sheet, then gradebook.csv (texts without host paths,
     env values or reference lines); raises ``OutputsIncomplete`` naming what is missing."""
     reports = [public_report(r, redactor) for r in reports]
@@ -166,12 +165,12 @@ def write_outputs(reports: list[dict[str, Any]], out: Path, redactor: Redactor |
         _remove_leftovers(out, ("gradebook.csv",))
         gradebook.unlink(missing_ok=True)  # a gradebook only ever describes a complete run
     except OSError as error:
-        raise OutputsIncomplete(sorted(r["submission"] for r in reports), [_reason(error, out)]) from None
-    for report in sorted(reports, key=lambda r: r["submission"]):
+        raise OutputsIncomplete(sorted(r.submission for r in reports), [_reason(error, out)]) from None
+    for report in sorted(reports, key=lambda r: r.submission):
         try:
-            write_submission(report, out / report["submission"])
+            write_submission(report, out / report.submission)
         except (OSError, DiskFull) as error:
-            missing.append(report["submission"])
+            missing.append(report.submission)
             if _reason(error, out) not in reasons:
                 reasons.append(_reason(error, out))
     if missing:

@@ -8,17 +8,18 @@ string of a report (messages, hints, example rows, manual answers) just before i
 
 from __future__ import annotations
 
-import copy
 import os
 import re
 import sys
 import tempfile
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from course_core import instructor_settings
 from grader.answers import Answers
+from grader.report import SubmissionReport
 
 PATH_TOKEN, ENV_TOKEN, REFERENCE_TOKEN = "<path>", "<env>", "<reference text>"
 MIN_ENV_VALUE = 8  # shorter values ("1", "false", "C.UTF-8") are not secrets and would garble text
@@ -129,21 +130,21 @@ class Redactor:
         return value
 
 
-def public_message(report: dict[str, Any]) -> str:
+def public_message(report: SubmissionReport) -> str:
     """The report's status message from its safe parts: never a worker's log tail or traceback text."""
-    message = str(report.get("message", ""))
-    if report.get("status") == "error" and message.startswith("grading process died"):
+    message = report.message
+    if report.status == "error" and message.startswith("grading process died"):
         return message.split(":", 1)[0]
     return message
 
 
-def public_report(report: dict[str, Any], redactor: Redactor | None = None) -> dict[str, Any]:
-    """A copy of a report fit for report.json, feedback.html, review.md and the gradebook."""
+def public_report(report: SubmissionReport, redactor: Redactor | None = None) -> SubmissionReport:
+    """A copy of a report fit for report.json, feedback.html, review.md and the gradebook: every text
+    of its report.json content redacted (the run's measurements kept as they are)."""
     redactor = redactor or Redactor()
-    safe = copy.deepcopy(report)
-    if "message" in safe:
-        safe["message"] = public_message(safe)
-    safe = redactor.value(safe)
-    if "submission" in report:
-        safe["submission"] = report["submission"]  # safe_name(): letters, digits, . _ - only
-    return safe
+    content = report.to_json()
+    content["message"] = public_message(report)
+    safe = SubmissionReport.from_json(redactor.value(content))
+    # safe_name(): letters, digits, . _ - only
+    return replace(safe, submission=report.submission, seconds=report.seconds,
+                   worker_cpu_seconds=report.worker_cpu_seconds, timings=report.timings)

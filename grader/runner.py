@@ -6,41 +6,37 @@ import re
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from grader.answers import ANSWER_PROMPT, Answers
-from grader.api import Exercise, Fail, GradingAborted, Skip
+from grader.api import CheckSpec, Exercise, Fail, GradingAborted, Skip
 from grader.context import CheckContext
 from grader.dbt_runner import short_message
 from grader.exercises import registry
+from grader.report import CheckResult, ExampleRow, ExerciseReport, ManualAnswer
 
 if TYPE_CHECKING:  # the intern edition has no grading modules (python -m grader release)
     from grader.preparation import GradingSetup
 
 
-
-def run_check(ctx: CheckContext, spec: Any, scrub: list[str]) -> dict[str, Any]:
-    """Run one check and turn its outcome into a result entry (never raises)."""
-    entry: dict[str, Any] = {"name": spec.name, "passed": False, "points": 0.0,
-                             "max_points": spec.points, "public": spec.public}
+def run_check(ctx: CheckContext, spec: CheckSpec, scrub: list[str]) -> CheckResult:
+    """Run one check and turn its outcome into its result (never raises)."""
+    hint, examples = "", tuple[ExampleRow, ...]()
     try:
         message = spec.function(ctx)
-        entry.update(passed=True, points=spec.points, message=str(message or "passed"))
+        return CheckResult(spec.name, True, spec.points, spec.points, spec.public,
+                           scrub_paths(str(message or "passed"), scrub))
     except Skip as skip:
-        entry.update(message=f"not checked: {skip.message}")
+        text = f"not checked: {skip.message}"
     except GradingAborted:  # the worker is gone: the whole submission stops, not this check
         raise
     except Fail as fail:
-        entry["message"] = fail.message
-        if fail.hint or spec.hint:
-            entry["hint"] = fail.hint or spec.hint
-        if fail.examples:
-            entry["examples"] = fail.examples
+        text, hint, examples = fail.message, fail.hint or spec.hint, tuple(fail.examples)
     except Exception as error:  # noqa: BLE001 - a grader bug must not sink the submission
         detail = short_message(str(error), 200)
-        entry["message"] = f"grader error in this check ({type(error).__name__}: {detail})"
-    entry["message"] = scrub_paths(entry["message"], scrub)
-    return entry
+        text = f"grader error in this check ({type(error).__name__}: {detail})"
+    return CheckResult(spec.name, False, 0.0, spec.points, spec.public, scrub_paths(text, scrub), hint,
+                       examples)
 
 
 def scrub_paths(text: str, roots: list[str]) -> str:
@@ -50,7 +46,7 @@ def scrub_paths(text: str, roots: list[str]) -> str:
     return re.sub(r"/tmp/[^\s'\"]*", "<tmp>", text)
 
 
-def manual_entries(exercise: Exercise, answers: Answers) -> list[dict[str, Any]]:
+def manual_entries(exercise: Exercise, answers: Answers) -> tuple[ManualAnswer, ...]:
     """The manual items of an exercise with the submission's answer text for the review sheet."""
     items = []
     for item in exercise.manual_items:
@@ -60,15 +56,14 @@ def manual_entries(exercise: Exercise, answers: Answers) -> list[dict[str, Any]]
             text = answers.prose.get((item.answer_tag or "").removeprefix("answer:"), "")
         if text.strip() in (ANSWER_PROMPT, "YOUR CODE HERE", "-- YOUR CODE HERE"):
             text = ""
-        items.append({"name": item.name, "max_points": item.points, "points": None, "manual": True,
-                      "prompt": item.prompt, "source": item.answer_file or item.answer_tag,
-                      "answer": text.strip()})
-    return items
+        source = item.answer_file or item.answer_tag or ""
+        items.append(ManualAnswer(item.name, item.points, item.prompt, source, text.strip()))
+    return tuple(items)
 
 
 def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeout: float = 600.0,
                   hide: list[str] | None = None, level: str | None = None,
-                  stats: dict[str, float] | None = None) -> tuple[dict[str, Any], str]:
+                  stats: dict[str, float] | None = None) -> tuple[dict[str, ExerciseReport], str]:
     """Grade every exercise of one submission: (the ``exercises`` part of report.json, isolation level).
 
     Check code runs here (trusted); everything that runs the submission's files runs in one
@@ -85,7 +80,7 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
     worker = UntrustedWorker(scratch, level=level, cpu_seconds=timeout, hide=hide or [])
     reference = ReferenceData(Path(setup.folder) / REFERENCE_DATA, worker)
     scrub = [str(scratch), str(Path(setup.folder))]
-    exercises: dict[str, Any] = {}
+    exercises: dict[str, ExerciseReport] = {}
     try:
         worker.start()
         base_project = Path(setup.base) / "dbt_project"
@@ -105,27 +100,22 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
                 arrival_files=[Path(p) for p in setup.arrival_files], base_raw_dir=Path(setup.raw_dir),
                 scratch_dir=scratch,
             )
-            checks = []
+            checks: list[CheckResult] = []
             timer = timing.exercise(ex_id, worker._worker_cpu)
             timer.__enter__()
             for spec in exercise.checks:
                 if not ex_parsed.success and _needs_project(spec):
                     message = ("not checked: the project does not parse with your files: "
                                f"{ex_parsed.summary()}")
-                    checks.append({"name": spec.name, "passed": False, "points": 0.0,
-                                   "max_points": spec.points, "public": spec.public,
-                                   "message": scrub_paths(message, scrub)})
+                    checks.append(CheckResult(spec.name, False, 0.0, spec.points, spec.public,
+                                              scrub_paths(message, scrub)))
                     continue
                 started = time.perf_counter()
                 checks.append(run_check(ctx, spec, scrub))
                 print(f"[timing] {ex_id} {spec.name}: {time.perf_counter() - started:.2f} s", file=sys.stderr)
             timer.__exit__(None, None, None)
-            exercises[ex_id] = {
-                "score": sum(c["points"] for c in checks),
-                "max_score": exercise.max_auto_points,
-                "checks": checks,
-                "manual": manual_entries(exercise, answers),
-            }
+            exercises[ex_id] = ExerciseReport(sum(c.points for c in checks), exercise.max_auto_points,
+                                              tuple(checks), manual_entries(exercise, answers))
     finally:
         measured = timing.snapshot(worker._worker_cpu)  # None unless the benchmark asked for timings
         worker.close()
@@ -136,6 +126,6 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
     return exercises, level
 
 
-def _needs_project(spec: Any) -> bool:
+def _needs_project(spec: CheckSpec) -> bool:
     """Checks that only read answers (no dbt) may still run when the project does not parse."""
     return not getattr(spec.function, "answers_only", False)

@@ -17,6 +17,7 @@ from grader.answers import ALLOWED_TOP_DIRS, Answers
 from grader.context import CheckContext
 from grader.edition import hidden_check_count
 from grader.exercises import get_exercise
+from grader.report import CheckResult
 from grader.runner import run_check
 
 
@@ -95,12 +96,13 @@ def selfcheck_lines(exercise_id: str) -> list[str]:
             try:
                 entry = run_check(ctx, spec, [str(project)])
             except duckdb.Error as error:
-                entry = {"passed": False, "message": str(error).splitlines()[0], "name": spec.name}
-            mark = "PASS" if entry["passed"] else "FAIL"
-            passed += entry["passed"]
-            lines.append(f"  [{mark}] {spec.name}: {entry['message']}")
-            if not entry["passed"] and entry.get("hint"):
-                lines.append(f"         hint: {entry['hint']}")
+                first_line = str(error).splitlines()[0]
+                entry = CheckResult(spec.name, False, 0.0, spec.points, spec.public, first_line)
+            mark = "PASS" if entry.passed else "FAIL"
+            passed += entry.passed
+            lines.append(f"  [{mark}] {spec.name}: {entry.message}")
+            if not entry.passed and entry.hint:
+                lines.append(f"         hint: {entry.hint}")
     finally:
         if "con" in holder:
             holder["con"].close()

@@ -19,12 +19,13 @@ import hashlib
 import json
 import re
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from grader.faults import DiskFull, atomic_write, is_disk_full, replace_together
 from grader.manual_scores import write_sheet
 from grader.outputs import SUBMISSION_FILES, write_gradebook
+from grader.report import SubmissionReport
 
 SHARD_FILE = "shard.json"
 FORMAT = 1
@@ -70,8 +71,40 @@ def git_commit(root: Path) -> str | None:
     return done.stdout.strip() or None if done.returncode == 0 else None
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """What must be equal in every shard of one run (``SETTINGS`` names them)."""
+
+    seed: int
+    scale: float
+    timeout: float
+    isolation: str
+    course: str
+    grader: str
+    commit: str | None
+
+    def to_json(self) -> dict[str, object]:
+        """The ``settings`` of shard.json."""
+        return {key: getattr(self, key) for key in SETTINGS}
+
+    @classmethod
+    def from_json(cls, value: object) -> RunSettings:
+        """Read shard.json's ``settings`` strictly (``TypeError``/``KeyError`` when malformed)."""
+        if not isinstance(value, dict):
+            raise TypeError("settings: expected an object")
+        settings = cls(**{key: value[key] for key in SETTINGS})
+        number = (int, float)
+        kinds: dict[str, type | tuple[type, ...]] = {
+            "seed": int, "scale": number, "timeout": number, "isolation": str, "course": str, "grader": str,
+            "commit": (str, type(None))}
+        if any(isinstance(getattr(settings, k), bool) or not isinstance(getattr(settings, k), kind)
+               for k, kind in kinds.items()):
+            raise TypeError("settings: a value of the wrong type")
+        return settings
+
+
 def run_settings(seed: int, scale: float, timeout: float, isolation: str, root: Path | None,
-                 key: str | None = None) -> dict[str, Any]:
+                 key: str | None = None) -> RunSettings:
     """What must be equal in every shard of one run (``key``: the preparation's, computed if None)."""
     from grader.course import reference_answers, repo_root
     from grader.preparation import cache_key
@@ -79,110 +112,159 @@ def run_settings(seed: int, scale: float, timeout: float, isolation: str, root: 
     root = Path(root) if root else repo_root()
     if key is None:
         key = cache_key(seed, scale, root, reference_answers(root))[0]
-    return {"seed": seed, "scale": float(scale), "timeout": float(timeout), "isolation": isolation,
-            "course": key, "grader": grader_hash(), "commit": git_commit(root) or git_commit(repo_root())}
+    return RunSettings(seed, float(scale), float(timeout), isolation, key, grader_hash(),
+                       git_commit(root) or git_commit(repo_root()))
+
+
+@dataclass(frozen=True)
+class ShardRecord:
+    """The content of ``shard.json``: which shard, the whole class, this shard's part, the settings."""
+
+    shard: tuple[int, int]
+    everyone: tuple[str, ...]  # the class, sorted
+    submissions: tuple[str, ...]  # this shard's part, sorted
+    settings: RunSettings
+
+    @property
+    def i(self) -> int:
+        """This shard's number (1..n)."""
+        return self.shard[0]
+
+    @property
+    def n(self) -> int:
+        """How many shards the class is split into."""
+        return self.shard[1]
+
+    def to_json(self) -> dict[str, object]:
+        """The JSON value of shard.json."""
+        return {"format": FORMAT, "shard": list(self.shard), "class": list(self.everyone),
+                "submissions": list(self.submissions), "settings": self.settings.to_json()}
+
+    @classmethod
+    def from_json(cls, value: object) -> ShardRecord:
+        """Read shard.json strictly (``ValueError``/``KeyError``/``TypeError`` when malformed)."""
+        if not isinstance(value, dict) or value["format"] != FORMAT:
+            raise ValueError("not a shard record of this format")
+        i, n = value["shard"]
+        names, mine = value["class"], value["submissions"]
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in (i, n)) or not all(
+                isinstance(x, str) for x in [*names, *mine]):
+            raise TypeError("shard, class or submissions of the wrong type")
+        return cls((i, n), tuple(names), tuple(mine), RunSettings.from_json(value["settings"]))
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A shard's output folder and its record."""
+
+    folder: Path
+    record: ShardRecord
 
 
 def shard_record(shard: tuple[int, int], everyone: list[str], mine: list[str],
-                 settings: dict[str, Any]) -> dict[str, Any]:
+                 settings: RunSettings) -> ShardRecord:
     """The content of ``shard.json``."""
-    return {"format": FORMAT, "shard": list(shard), "class": sorted(everyone), "submissions": sorted(mine),
-            "settings": {k: settings.get(k) for k in SETTINGS}}
+    return ShardRecord(shard, tuple(sorted(everyone)), tuple(sorted(mine)), settings)
 
 
-def write_record(out: Path, record: dict[str, Any]) -> None:
+def write_record(out: Path, record: ShardRecord) -> None:
     """Write ``shard.json`` (after every other output of the shard)."""
-    atomic_write(out / SHARD_FILE, json.dumps(record, indent=1, sort_keys=True) + "\n")
+    atomic_write(out / SHARD_FILE, json.dumps(record.to_json(), indent=1, sort_keys=True) + "\n")
 
 
-def _read(folder: Path) -> dict[str, Any]:
+def _read(folder: Path) -> Shard:
     path = folder / SHARD_FILE
     if not folder.is_dir():
         raise ShardError(f"{folder}: no such folder")
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        assert record["format"] == FORMAT and isinstance(record["settings"], dict)
-        i, n = record["shard"]
-        names, mine = list(record["class"]), list(record["submissions"])
+        record = ShardRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         raise ShardError(f"{folder} is not the output of a shard (no {SHARD_FILE}): grade it with "
                          "`python -m grader grade ... --shard i/n`") from None
-    except (OSError, ValueError, KeyError, TypeError, AssertionError):
+    except (OSError, ValueError, KeyError, TypeError):
         raise ShardError(f"{path} is unreadable or not written by this grader: grade that shard "
                          "again") from None
     if not (folder / "gradebook.csv").is_file():
-        raise ShardError(f"shard {i}/{n} in {folder} is incomplete (no gradebook.csv): grade it again")
-    return {"folder": folder, "i": i, "n": n, "class": names, "submissions": mine,
-            "settings": record["settings"]}
+        raise ShardError(f"shard {record.i}/{record.n} in {folder} is incomplete (no gradebook.csv): "
+                         "grade it again")
+    return Shard(folder, record)
 
 
-def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    return [f"{label} {a.get(key)!r} vs {b.get(key)!r}" for key, label in SETTINGS.items()
-            if a.get(key) != b.get(key)]
+def _differences(a: RunSettings, b: RunSettings) -> list[str]:
+    return [f"{label} {getattr(a, key)!r} vs {getattr(b, key)!r}" for key, label in SETTINGS.items()
+            if getattr(a, key) != getattr(b, key)]
 
 
-def check_shards(folders: list[Path], out: Path) -> list[dict[str, Any]]:
-    """The shards' records once they form one complete run; else ``ShardError``."""
+def check_shards(folders: list[Path], out: Path) -> list[Shard]:
+    """The shards once they form one complete run; else ``ShardError``."""
     if not folders:
         raise ShardError("name the output folder of every shard: merge OUT1 OUT2 ... --out DIR")
     shards = [_read(Path(f)) for f in folders]
-    if any(out.resolve() == s["folder"].resolve() for s in shards) or (out / SHARD_FILE).exists():
+    if any(out.resolve() == s.folder.resolve() for s in shards) or (out / SHARD_FILE).exists():
         raise ShardError(f"--out {out} is a shard's output: merge into a new folder")
-    first = shards[0]
-    for other in shards[1:]:
-        where = f"{first['folder']} and {other['folder']}"
-        if other["n"] != first["n"]:
-            raise ShardError(f"{where} split the class differently (/{first['n']} vs /{other['n']}): "
+    first = shards[0].record
+    for other_shard in shards[1:]:
+        other = other_shard.record
+        where = f"{shards[0].folder} and {other_shard.folder}"
+        if other.n != first.n:
+            raise ShardError(f"{where} split the class differently (/{first.n} vs /{other.n}): "
                              "grade every shard with the same n")
-        diff = _differences(first["settings"], other["settings"])
+        diff = _differences(first.settings, other.settings)
         if diff:
             raise ShardError(f"{where} were not graded alike ({'; '.join(diff)}): merge only shards of one "
                              "run (same commit, same command) and grade the odd one again")
-        if other["class"] != first["class"]:
-            raise ShardError(f"{where} were graded on different classes ({len(first['class'])} vs "
-                             f"{len(other['class'])} submissions): give every shard the same submissions")
+        if other.everyone != first.everyone:
+            raise ShardError(f"{where} were graded on different classes ({len(first.everyone)} vs "
+                             f"{len(other.everyone)} submissions): give every shard the same submissions")
     seen: dict[int, Path] = {}
     for s in shards:
-        if s["i"] in seen:
-            raise ShardError(f"{seen[s['i']]} and {s['folder']} are both shard {s['i']}/{s['n']} "
+        r = s.record
+        if r.i in seen:
+            raise ShardError(f"{seen[r.i]} and {s.folder} are both shard {r.i}/{r.n} "
                              "(overlapping shards): name each shard once")
-        seen[s["i"]] = s["folder"]
-        expected = sorted(x for x in s["class"] if shard_of(x, s["n"]) == s["i"])
-        if s["submissions"] != expected:
-            raise ShardError(f"shard {s['i']}/{s['n']} in {s['folder']} does not hold its part of the "
-                             f"class ({len(s['submissions'])} instead of {len(expected)} submissions): "
+        seen[r.i] = s.folder
+        expected = sorted(x for x in r.everyone if shard_of(x, r.n) == r.i)
+        if list(r.submissions) != expected:
+            raise ShardError(f"shard {r.i}/{r.n} in {s.folder} does not hold its part of the "
+                             f"class ({len(r.submissions)} instead of {len(expected)} submissions): "
                              "grade it again")
-        absent = [x for x in expected if not (s["folder"] / x / "report.json").is_file()]
+        absent = [x for x in expected if not (s.folder / x / "report.json").is_file()]
         if absent:
-            raise ShardError(f"shard {s['i']}/{s['n']} in {s['folder']} lacks the report of "
+            raise ShardError(f"shard {r.i}/{r.n} in {s.folder} lacks the report of "
                              f"{', '.join(absent[:5])}: grade it again")
-    n = first["n"]
+    n = first.n
     missing = [f"{i}/{n}" for i in range(1, n + 1) if i not in seen]
     if missing:
         have = ", ".join(f"{i}/{n}" for i in sorted(seen))
         raise ShardError(f"missing shard(s) {', '.join(missing)} (have {have}): name every shard's output")
-    return sorted(shards, key=lambda s: s["i"])
+    return sorted(shards, key=lambda s: s.record.i)
 
 
 def merge(folders: list[Path], out: Path) -> list[str]:
     """Write the merged outputs into ``out``; returns the submission names."""
     shards = check_shards(folders, out)
+    reports: list[SubmissionReport] = []
+    for s in shards:  # every report read (strictly) before anything is written
+        for name in s.record.submissions:
+            path = s.folder / name / "report.json"
+            try:
+                reports.append(SubmissionReport.from_json(json.loads(path.read_text(encoding="utf-8"))))
+            except (OSError, ValueError) as error:  # JSONDecodeError, ReportFormatError, not UTF-8
+                raise ShardError(f"{path} is unreadable or not written by this grader ({str(error)[:200]}): "
+                                 "grade that shard again") from None
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / "gradebook.csv").unlink(missing_ok=True)  # as in grade: a gradebook describes a complete run
-        reports = []
         for s in shards:
-            for name in s["submissions"]:
-                source = s["folder"] / name
-                reports.append(json.loads((source / "report.json").read_text(encoding="utf-8")))
-                _copy_submission(source, out / name)
+            for name in s.record.submissions:
+                _copy_submission(s.folder / name, out / name)
         write_sheet(reports, out)
         write_gradebook(reports, out / "gradebook.csv")
     except (OSError, DiskFull) as error:
         if isinstance(error, DiskFull) or is_disk_full(error):
             raise ShardError(f"no space left on device in {out}; no gradebook.csv was written") from None
         raise ShardError(f"cannot write {out}: {error}; no gradebook.csv was written") from None
-    return sorted(r["submission"] for r in reports)
+    return sorted(r.submission for r in reports)
 
 
 def _copy_submission(source: Path, target: Path) -> None:

@@ -19,6 +19,7 @@ from grader.answers import Answers
 from grader.dbt_runner import QUIET_ENV
 from grader.isolation import die_with_parent
 from grader.preparation import GradingSetup
+from grader.report import WorkerResult
 from grader.sandbox import limit_process_memory
 
 
@@ -41,16 +42,17 @@ def main(argv: list[str]) -> int:
             exercises, level = grade_answers(answers, setup, Path(scratch), level=level,
                                              timeout=float(job.get("timeout", 600)), hide=job.get("hide", []),
                                              stats=stats)
-            result = {"status": "ok", "exercises": exercises, "isolation": level,
-                      "problems": answers.problems, **stats}
+            result = WorkerResult("ok", isolation=level, exercises=exercises,
+                                  problems=tuple(answers.problems),
+                                  worker_cpu_seconds=stats.get("worker_cpu_seconds", 0.0),
+                                  timings=stats.get("timings"))  # type: ignore[arg-type]
         except WorkerDied as died:
-            result = {"status": "error", "message": str(died), "isolation": level}
+            result = WorkerResult("error", str(died), level)
         except Exception as error:  # noqa: BLE001 - reported as status error, batch carries on
             last = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
             where = f" at {Path(last.filename).name}:{last.lineno}" if last else ""
-            result = {"status": "error", "message": f"{type(error).__name__}: {str(error)[:300]}{where}",
-                      "isolation": level}
-    result_path.write_text(json.dumps(result, sort_keys=True, default=str), encoding="utf-8")
+            result = WorkerResult("error", f"{type(error).__name__}: {str(error)[:300]}{where}", level)
+    result_path.write_text(json.dumps(result.to_json(), sort_keys=True, default=str), encoding="utf-8")
     return 0
 
 

@@ -15,6 +15,7 @@ import pytest
 from test_grader_ex_5_3 import GOOD_MART, _grading_context, _warehouse
 
 from grader.exercises import get_exercise
+from grader.report import CheckResult
 from grader.runner import run_check
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,7 +38,7 @@ def _mart(tmp_path: Path, name: str, inventory_sql: str) -> Path:
     return _warehouse(tmp_path / name / "warehouse.duckdb", base + ";\n" + inventory_sql)
 
 
-def _inventory_check(submission: Path, reference: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+def _inventory_check(submission: Path, reference: Path, monkeypatch: pytest.MonkeyPatch) -> CheckResult:
     spec = next(c for c in get_exercise("5.3").checks if c.name == "inventory_metrics")
     return run_check(_grading_context(submission, reference, monkeypatch), spec, [])
 
@@ -61,7 +62,7 @@ def test_5_3_inventory_accepts_exactly_the_contract(variant: str, allowed: bool,
     }[variant]
     assert sql != INVENTORY or variant == "same as the reference"
     result = _inventory_check(_mart(tmp_path, "sub", sql), reference, monkeypatch)
-    assert result["passed"] is allowed, result["message"]
+    assert result.passed is allowed, result.message
 
 
 def _markdown(notebook: str) -> str:

@@ -86,24 +86,24 @@ def reports(tmp_path_factory: pytest.TempPathFactory, release_build) -> dict:
         done = grade_batch([klass / "solutions", klass / "edition_unsolved.zip", partly],
                            tmp_path_factory.mktemp("out"), jobs=2, timeout=900, seed=7, scale=0.02,
                            log=lambda _m: None)
-    return {r["submission"]: r for r in done}
+    return {r.submission: r for r in done}
 
 
 @pytest.mark.parametrize("ex_id", _graded_exercises())
 def test_solutions_full_marks_and_intern_notebooks_zero(reports: dict, ex_id: str):
-    solved = reports["solutions"]["exercises"][ex_id]
+    solved = reports["solutions"].exercises[ex_id]
     # 0-point checks are self-check feedback only (5.4's workflow_runs skips when grading)
-    lost = [(c["name"], c["message"]) for c in solved["checks"] if not c["passed"] and c["max_points"]]
+    lost = [(c.name, c.message) for c in solved.checks if not c.passed and c.max_points]
     assert not lost, lost
     unsolved = reports["edition_unsolved"]
-    assert unsolved["status"] == "ok" and not unsolved["problems"], unsolved
-    assert unsolved["exercises"][ex_id]["score"] == 0, unsolved["exercises"][ex_id]
+    assert unsolved.status == "ok" and not unsolved.problems, unsolved
+    assert unsolved.exercises[ex_id].score == 0, unsolved.exercises[ex_id]
 
 
 @pytest.mark.parametrize("ex_id", _graded_exercises())
 def test_an_edition_notebook_solved_in_place_grades_like_the_solution(reports: dict, ex_id: str):
-    partly = reports["edition_5_1_solved"]["exercises"][ex_id]
+    partly = reports["edition_5_1_solved"].exercises[ex_id]
     if ex_id == "5.1":
-        assert partly["score"] == partly["max_score"] > 0, [c for c in partly["checks"] if not c["passed"]]
+        assert partly.score == partly.max_score > 0, [c for c in partly.checks if not c.passed]
     else:
-        assert partly["score"] == 0, partly
+        assert partly.score == 0, partly

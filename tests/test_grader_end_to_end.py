@@ -31,7 +31,9 @@ from grader.answers import Answers
 from grader.batch import grade_batch
 from grader.course import reference_answers, write_course
 from grader.faults import tag_alive
+from grader.outputs import report_json
 from grader.preparation import GradingSetup, build_reference, cache_key, discard, finish, load_ready
+from grader.report import SubmissionReport
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
@@ -132,12 +134,12 @@ def graded(course: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory) 
         mp.setenv("VB_PROBE_SECRET", PROBE_SECRET)
         reports = grade_batch([klass], out, jobs=2, timeout=400, seed=SEED, scale=SCALE, course_root=course,
                               log=log.append)
-    return out, {r["submission"]: r for r in reports}
+    return out, {r.submission: r for r in reports}
 
 
-def failed(report: dict, ex: str) -> set[str]:
+def failed(report: SubmissionReport, ex: str) -> set[str]:
     """Checks that lost points (0-point checks are self-check feedback only, skipped when grading)."""
-    return {c["name"] for c in report["exercises"][ex]["checks"] if not c["passed"] and c["max_points"]}
+    return {c.name for c in report.exercises[ex].checks if not c.passed and c.max_points}
 
 
 def test_gradebook_is_complete(graded):
@@ -149,8 +151,11 @@ def test_gradebook_is_complete(graded):
     assert sorted(r["submission"] for r in rows) == sorted(reports)
     assert len(rows) == len(GRADED) + 2
     for name in reports:
-        report = json.loads((out / name / "report.json").read_text())
+        text = (out / name / "report.json").read_text()
+        report = json.loads(text)
         assert set(report) >= {"submission", "status", "score", "max_score", "exercises"}
+        # the typed report reads back what it wrote, to the byte
+        assert report_json(SubmissionReport.from_json(report)) == text
         assert (out / name / "feedback.html").exists() and (out / name / "review.md").exists()
 
 
@@ -158,10 +163,10 @@ def test_solutions_score_full_marks_and_unsolved_zero(graded):
     _, reports = graded
     solved, unsolved = reports["synthetic_solutions"], reports["unsolved"]
     for ex in ("5.1", "5.2"):
-        assert failed(solved, ex) == set(), solved["exercises"][ex]
-        assert unsolved["exercises"][ex]["score"] == 0
-    assert {c["name"] for c in solved["exercises"]["5.1"]["checks"]} == EX51
-    assert {c["name"] for c in solved["exercises"]["5.2"]["checks"]} == EX52
+        assert failed(solved, ex) == set(), solved.exercises[ex]
+        assert unsolved.exercises[ex].score == 0
+    assert {c.name for c in solved.exercises["5.1"].checks} == EX51
+    assert {c.name for c in solved.exercises["5.2"].checks} == EX52
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_FAILURES))
@@ -177,27 +182,27 @@ def test_a_jinja_error_zeroes_only_its_exercise(graded):
     broken = reports["broken_jinja_in_5_2"]
     assert failed(broken, "5.1") == set()
     assert failed(broken, "5.2") == EX52 - {"replay_equals_full_refresh"}  # 0 points: not in failed()
-    assert all("does not parse" in c["message"] for c in broken["exercises"]["5.2"]["checks"])
+    assert all("does not parse" in c.message for c in broken.exercises["5.2"].checks)
 
 
 def test_hostile_submissions_are_contained_and_reported(graded):
     _, reports = graded
     sql = reports["hostile_sql"]
-    assert sql["status"] == "ok"
+    assert sql.status == "ok"
     for ex in ("5.1", "5.2"):
         assert {"builds", "no_duplicates", "late_events"} & failed(sql, ex)
-    assert "disabled by configuration" in sql["exercises"]["5.1"]["checks"][0]["message"]
+    assert "disabled by configuration" in sql.exercises["5.1"].checks[0].message
     assert not Path("/tmp/vb_grader_pwned.csv").exists()
     files = reports["hostile_files"]
-    assert any("Python model" in p for p in files["problems"])
-    assert any("leaves dbt_project" in p for p in files["problems"])
+    assert any("Python model" in p for p in files.problems)
+    assert any("leaves dbt_project" in p for p in files.problems)
     assert not Path("/tmp/vb_grader_climb.sql").exists()
     broken = reports["hostile_broken_notebook"]
-    assert broken["score"] == 0 and any("not valid notebook JSON" in p for p in broken["problems"])
-    assert any("not UTF-8" in p for p in broken["problems"])
-    assert any("climbs out" in p for p in reports["hostile_zip_slip"]["problems"])
-    assert reports["hostile_empty"]["status"] == "error" and reports["hostile_empty"]["score"] == 0
-    assert any("symbolic link" in p for p in reports["hostile_symlink"]["problems"])
+    assert broken.score == 0 and any("not valid notebook JSON" in p for p in broken.problems)
+    assert any("not UTF-8" in p for p in broken.problems)
+    assert any("climbs out" in p for p in reports["hostile_zip_slip"].problems)
+    assert reports["hostile_empty"].status == "error" and reports["hostile_empty"].score == 0
+    assert any("symbolic link" in p for p in reports["hostile_symlink"].problems)
 
 
 def test_same_input_gives_the_same_report(graded):
@@ -213,7 +218,7 @@ def test_timeout_is_recorded_and_batch_completes(graded, course: Path, cache: Pa
         mp.setenv("VB_GRADER_CACHE", str(cache))
         reports = grade_batch([FIXTURES / "hostile_infinite_recursion"], tmp_path, jobs=1, timeout=20,
                               seed=SEED, scale=SCALE, course_root=course, log=lambda _m: None)
-    assert reports[0]["status"] == "timeout" and reports[0]["score"] == 0
+    assert reports[0].status == "timeout" and reports[0].score == 0
     assert "hostile_infinite_recursion,timeout,0," in (tmp_path / "gradebook.csv").read_text()
 
 
@@ -274,10 +279,8 @@ def attacked(graded, course: Path, cache: Path, tmp_path_factory: pytest.TempPat
         scratch = tmp_path_factory.mktemp(name)
         result, level = grade_answers(Answers(files=files, origins=origins), setup, scratch, timeout=300,
                                       hide=hide)
-        return {"submission": name, "status": "ok", "message": "", "problems": [], "seconds": 0,
-                "score": sum(e["score"] for e in result.values()),
-                "max_score": sum(e["max_score"] for e in result.values()), "exercises": result,
-                "isolation": level}
+        return SubmissionReport(name, "ok", "", sum(e.score for e in result.values()),
+                                sum(e.max_score for e in result.values()), (), level, result)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(build.LEAK_CANARY_ENV, CANARY)  # in the grader's environment, never in the worker's
@@ -288,7 +291,7 @@ def attacked(graded, course: Path, cache: Path, tmp_path_factory: pytest.TempPat
     out = tmp_path_factory.mktemp("attack-out")
     write_outputs(reports, out)
     texts = "\n".join(p.read_text(errors="replace") for p in sorted(out.rglob("*")) if p.is_file())
-    return {r["submission"]: r for r in reports}, texts, build
+    return {r.submission: r for r in reports}, texts, build
 
 
 def test_shadowed_round_cannot_forge_a_comparison(graded, attacked):
@@ -308,7 +311,7 @@ def test_shadowed_read_parquet_reads_nothing(attacked):
 
 def test_environment_and_reference_never_reach_outputs(attacked):
     attacks, texts, build = attacked
-    messages = " ".join(c["message"] for c in attacks["attack_env_leak"]["exercises"]["5.1"]["checks"])
+    messages = " ".join(c.message for c in attacks["attack_env_leak"].exercises["5.1"].checks)
     assert "leak HOME=" in messages and "CANARY=none" in messages  # the error surfaced, without values
     for leak in (CANARY, build.REFERENCE_MARKER, str(Path.home()) + "/", "VB_GRADER_CACHE", "scratch_root"):
         assert leak not in texts, leak
@@ -321,7 +324,7 @@ def test_reports_state_the_isolation_level(graded, attacked):
     attacks, _, _ = attacked
     level = isolation_level()
     everything = [*reports.values(), *attacks.values()]
-    assert {r["isolation"] for r in everything if r["status"] != "error"} == {level}
+    assert {r.isolation for r in everything if r.status != "error"} == {level}
 
 
 def test_without_isolation_one_warning_line(graded, course: Path, cache: Path, tmp_path: Path):
@@ -334,17 +337,17 @@ def test_without_isolation_one_warning_line(graded, course: Path, cache: Path, t
         reports = grade_batch([FIXTURES / "hostile_empty.zip"], tmp_path, jobs=1, seed=SEED, scale=SCALE,
                               course_root=course, log=logged.append)
     assert [line for line in logged if "WARNING" in line] == [WARNING]
-    assert reports[0]["isolation"] == "rlimits-only"
+    assert reports[0].isolation == "rlimits-only"
     assert json.loads((tmp_path / "hostile_empty" / "report.json").read_text())["isolation"] == "rlimits-only"
 
 def test_class1_python_materialization_is_refused_and_scores_like_the_plain_wrong_answer(graded):
     _, reports = graded
     hostile, plain = reports["hostile_materialization_python"], reports["wrong_dropped_customers_and_append"]
     assert not CLASS1_MARKER.exists(), "the submission's Python ran"
-    assert hostile["status"] == "ok"
+    assert hostile.status == "ok"
     assert failed(hostile, "5.1") == failed(plain, "5.1") == {"one_row_per_customer", "matches_reference"}
-    assert hostile["exercises"]["5.1"]["score"] == plain["exercises"]["5.1"]["score"]
-    assert [p for p in hostile["problems"] if "table_materialization" in p] == [
+    assert hostile.exercises["5.1"].score == plain.exercises["5.1"].score
+    assert [p for p in hostile.problems if "table_materialization" in p] == [
         "refused macros/table_materialization.sql: defines a materialization ({% materialization %}); "
         "no exercise needs one, use config(materialized=...) with a built-in one"]
 
@@ -352,11 +355,11 @@ def test_class1_python_materialization_is_refused_and_scores_like_the_plain_wron
 def test_class5_a_rejected_path_costs_only_that_answer_and_duplicates_are_listed(graded):
     _, reports = graded
     report = reports["hostile_long_path_and_duplicates"]
-    assert report["status"] == "ok"
+    assert report.status == "ok"
     assert failed(report, "5.1") == set()
-    assert any("too long" in p for p in report["problems"])
-    assert any("int_customer_behavior_optimized.sql was already written by" in p for p in report["problems"])
-    assert all(len(p) < 250 for p in report["problems"])
+    assert any("too long" in p for p in report.problems)
+    assert any("int_customer_behavior_optimized.sql was already written by" in p for p in report.problems)
+    assert all(len(p) < 250 for p in report.problems)
 
 
 def test_no_output_shows_a_host_path_an_environment_value_or_reference_sql(graded, course: Path, cache: Path):
@@ -577,13 +580,13 @@ SHARD_CLASS = ["unsolved", "hostile_broken_notebook", "hostile_empty.zip",
 SHARD_COUNT = 4  # by name: 1/4 unsolved, hostile_broken_notebook; 2/4 wrong_weak...; 3/4 none; 4/4 the zip
 
 
-def _scores(report: dict) -> dict:
+def _scores(report: SubmissionReport) -> dict:
     """Status, total, and per exercise that scores: its score and the points of each check that scored
     (a check added later that scores nothing for these submissions changes nothing here)."""
-    return {"status": report["status"], "score": report["score"],
-            "exercises": {ex: {"score": e["score"], "checks": {c["name"]: c["points"] for c in e["checks"]
-                                                                if c["points"]}}
-                          for ex, e in report["exercises"].items() if e["score"]}}
+    return {"status": report.status, "score": report.score,
+            "exercises": {ex: {"score": e.score, "checks": {c.name: c.points for c in e.checks
+                                                                if c.points}}
+                          for ex, e in report.exercises.items() if e.score}}
 
 
 def test_scores_equal_the_stored_expected_scores(graded):

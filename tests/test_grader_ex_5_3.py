@@ -19,6 +19,7 @@ from grader.answers import Answers
 from grader.context import CheckContext
 from grader.dbt_runner import DbtOutcome
 from grader.exercises import get_exercise
+from grader.report import CheckResult
 from grader.runner import run_check
 from grader.workspace import Workspace
 
@@ -150,7 +151,7 @@ def _warehouse(path: Path, mart_sql: str) -> Path:
     return path
 
 
-def _self_check(warehouse: Path, manifest: dict) -> dict[str, dict]:
+def _self_check(warehouse: Path, manifest: dict) -> dict[str, CheckResult]:
     """Every public check of 5.3, as the intern's self-check runs it."""
     holder: dict[str, duckdb.DuckDBPyConnection] = {}
 
@@ -180,16 +181,16 @@ def seed(tmp_path: Path) -> Path:
 
 def test_contract_mart_passes_every_public_check(good: Path) -> None:
     results = _self_check(good, GOOD_MANIFEST)
-    failed = {name: r["message"] for name, r in results.items() if not r["passed"]}
+    failed = {name: r.message for name, r in results.items() if not r.passed}
     assert failed == {}
 
 
 def test_seed_mart_loses_points_on_its_defects(seed: Path) -> None:
     results = _self_check(seed, SEED_MANIFEST)
-    passed = {name for name, r in results.items() if r["passed"]}
+    passed = {name for name, r in results.items() if r.passed}
     # the seed's mart builds and describes its columns; everything seed-review #6/#7 lists fails
     assert passed == {"builds", "columns_described"}
-    messages = {name: r["message"] for name, r in results.items()}
+    messages = {name: r.message for name, r in results.items()}
     assert "NULL product_id or date_month" in messages["grain_unique"]
     assert "missing" in messages["spine_rows"]
     assert "without sales are missing" in messages["zero_unit_months"]
@@ -203,15 +204,15 @@ def test_seed_mart_loses_points_on_its_defects(seed: Path) -> None:
 def test_growth_in_percent_gets_a_specific_message(tmp_path: Path) -> None:
     percent = GOOD_MART.replace("round((revenue", "round(100 * (revenue")
     results = _self_check(_warehouse(tmp_path / "pct" / "warehouse.duckdb", percent), GOOD_MANIFEST)
-    assert not results["mom_previous_calendar_month"]["passed"]
-    assert "fraction" in results["mom_previous_calendar_month"]["message"]
+    assert not results["mom_previous_calendar_month"].passed
+    assert "fraction" in results["mom_previous_calendar_month"].message
 
 
 def test_missing_mart_says_what_to_do(tmp_path: Path) -> None:
     empty = _warehouse(tmp_path / "none" / "warehouse.duckdb", "select 1")
     results = _self_check(empty, _manifest({"materialized": "table"}, []))
-    assert not results["builds"]["passed"]
-    assert "%%writefile" in results["builds"]["message"]
+    assert not results["builds"].passed
+    assert "%%writefile" in results["builds"].message
 
 
 def _grading_context(submission: Path, reference: Path, monkeypatch: pytest.MonkeyPatch) -> CheckContext:
@@ -229,6 +230,6 @@ def test_hidden_checks_compare_with_the_reference(check: str, good: Path, seed: 
     spec = next(c for c in get_exercise("5.3").checks if c.name == check)
     reference = _warehouse(tmp_path / "ref" / "warehouse.duckdb", GOOD_MART)
     same = run_check(_grading_context(good, reference, monkeypatch), spec, [])
-    assert same["passed"], same["message"]
+    assert same.passed, same.message
     wrong = run_check(_grading_context(seed, reference, monkeypatch), spec, [])
-    assert not wrong["passed"]
+    assert not wrong.passed

@@ -16,6 +16,7 @@ from grader.answers import Answers
 from grader.context import CheckContext
 from grader.course import reference_answers
 from grader.exercises import ex_5_5, get_exercise
+from grader.report import CheckResult
 from grader.runner import run_check
 
 _FIXES = [  # the tiny project's YAML has deliberate gaps (see test_stakeholder_docs); close them
@@ -68,7 +69,7 @@ def _context(root: Path, manifest: dict) -> CheckContext:
                         connect=lambda: duckdb.connect(str(warehouse), read_only=True))
 
 
-def _run(root: Path, manifest: dict, name: str) -> dict:
+def _run(root: Path, manifest: dict, name: str) -> CheckResult:
     spec = next(c for c in get_exercise("5.5").checks if c.name == name)
     return run_check(_context(root, manifest), spec, [str(root)])
 
@@ -83,9 +84,9 @@ def test_public_checks_pass_on_complete_documentation(mini: Path, manifest: dict
     for spec in get_exercise("5.5").checks:
         entry = _run(mini, manifest, spec.name)
         if spec.public:
-            assert entry["passed"], (spec.name, entry["message"])
+            assert entry.passed, (spec.name, entry.message)
         else:
-            assert entry["message"].startswith("not checked: runs only when the instructor grades"), entry
+            assert entry.message.startswith("not checked: runs only when the instructor grades"), entry
 
 
 def _mart(manifest: dict) -> dict:
@@ -97,27 +98,27 @@ def test_undocumented_or_trivial_columns_are_named(mini: Path, manifest: dict):
     _mart(broken)["columns"].pop("customer_state")
     _mart(broken)["columns"]["order_count"]["description"] = "Order count."
     entry = _run(mini, broken, "columns_documented")
-    assert not entry["passed"]
-    assert entry["message"] == "2 of 13 columns have no real description: customer_state, order_count"
+    assert not entry.passed
+    assert entry.message == "2 of 13 columns have no real description: customer_state, order_count"
 
 
 def test_copied_segment_rules_and_unused_blocks_fail(mini: Path, manifest: dict):
     copied = copy.deepcopy(manifest)
     _mart(copied)["columns"]["rfm_segment"]["description"] = "Champions if recent and spent over 25000."
     entry = _run(mini, copied, "shared_definitions_reused")
-    assert entry["message"] == "these columns do not reuse their shared definition with doc(): rfm_segment"
+    assert entry.message == "these columns do not reuse their shared definition with doc(): rfm_segment"
     unused = copy.deepcopy(manifest)
     _mart(unused)["description"] = "One row per customer account of the test marketplace."
     entry = _run(mini, unused, "shared_definitions_reused")
-    assert entry["message"] == f"docs blocks defined but not used by {MART}: customer_overview__account"
+    assert entry.message == f"docs blocks defined but not used by {MART}: customer_overview__account"
 
 
 def test_exposures_must_reference_the_mart_with_an_owner(mini: Path, manifest: dict):
     none = {**manifest, "exposures": {}}
-    assert _run(mini, none, "exposures_reference_mart")["message"].startswith("no exposure depends on")
+    assert _run(mini, none, "exposures_reference_mart").message.startswith("no exposure depends on")
     ownerless = copy.deepcopy(manifest)
     next(iter(ownerless["exposures"].values()))["owner"] = {"name": None, "email": None}
-    assert _run(mini, ownerless, "exposures_reference_mart")["message"] == \
+    assert _run(mini, ownerless, "exposures_reference_mart").message == \
         "exposure customer_dashboard has no owner (name or email)"
 
 
@@ -125,7 +126,7 @@ def test_missing_analysis_is_named(mini: Path, manifest: dict):
     fewer = copy.deepcopy(manifest)
     fewer["nodes"] = {k: v for k, v in fewer["nodes"].items() if v.get("name") != "cohort_retention"}
     entry = _run(mini, fewer, "analyses_compile_and_run")
-    assert entry["message"].startswith("analyses missing: cohort_retention")
+    assert entry.message.startswith("analyses missing: cohort_retention")
 
 
 def test_solution_singular_test_fails_on_an_undocumented_column(mini: Path):

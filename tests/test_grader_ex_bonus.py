@@ -22,6 +22,7 @@ from grader.context import CheckContext
 from grader.course import reference_answers, starting_project
 from grader.exercises import ex_bonus, get_exercise
 from grader.preparation import GradingSetup, ReferenceSetup
+from grader.report import CheckResult
 from grader.runner import run_check
 from grader.workspace import Workspace
 
@@ -44,7 +45,8 @@ def _manifest(config: dict, macro: bool = True, used: bool = True) -> dict:
     return {"nodes": nodes, "macros": macros}
 
 
-def _self_check(tmp_path: Path, manifest: dict, answers: dict[str, str], built: bool = True) -> dict:
+def _self_check(tmp_path: Path, manifest: dict, answers: dict[str, str],
+                built: bool = True) -> dict[str, CheckResult]:
     tmp_path.mkdir(parents=True, exist_ok=True)
     warehouse = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
@@ -70,21 +72,21 @@ def _self_check(tmp_path: Path, manifest: dict, answers: dict[str, str], built: 
 def test_public_checks_pass_on_the_contract(tmp_path: Path) -> None:
     results = _self_check(tmp_path, _manifest({"materialized": "incremental", "unique_key": "customer_id"}),
                           ANSWERS)
-    assert {n: r["message"] for n, r in results.items() if not r["passed"]} == {}
-    assert "dim_date_v2" in results["macro_used"]["message"]
+    assert {n: r.message for n, r in results.items() if not r.passed} == {}
+    assert "dim_date_v2" in results["macro_used"].message
 
 
 def test_public_checks_name_each_problem(tmp_path: Path) -> None:
     results = _self_check(tmp_path, _manifest({"materialized": "table"}, used=False), ANSWERS, built=False)
-    assert "expected 'incremental'" in results["incremental_config"]["message"]
-    assert "%%writefile" in results["builds"]["message"]
-    assert results["macro_defined"]["passed"]
-    assert "no model calls get_date_parts" in results["macro_used"]["message"]
+    assert "expected 'incremental'" in results["incremental_config"].message
+    assert "%%writefile" in results["builds"].message
+    assert results["macro_defined"].passed
+    assert "no model calls get_date_parts" in results["macro_used"].message
     keyless = _self_check(tmp_path / "k", _manifest({"materialized": "incremental"}), ANSWERS)
-    assert "unique_key is None" in keyless["incremental_config"]["message"]
+    assert "unique_key is None" in keyless["incremental_config"].message
     unsolved = {**ANSWERS, ex_bonus.MACRO_FILE: "-- YOUR CODE HERE"}
     results = _self_check(tmp_path / "u", _manifest({}, macro=False, used=False), unsolved)
-    assert "YOUR CODE HERE" in results["macro_defined"]["message"]
+    assert "YOUR CODE HERE" in results["macro_defined"].message
 
 
 # ---- grading replay: real data, real dbt -----------------------------------------------------------
@@ -116,7 +118,7 @@ def grading(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "arrivals": [Path(f) for f in files]}
 
 
-def _grade(grading: dict, name: str, answers: dict[str, str]) -> dict:
+def _grade(grading: dict, name: str, answers: dict[str, str]) -> dict[str, CheckResult]:
     ws = grading["base"].clone(grading["root"] / name)
     ws.write_files(answers)
     ctx = CheckContext("bonus", Answers(files=answers), workspace=ws, reference=grading["ref"],
@@ -133,7 +135,7 @@ def _grade(grading: dict, name: str, answers: dict[str, str]) -> dict:
 def test_solution_passes_every_check(grading: dict) -> None:
     results = _grade(grading, "solution", grading["reference"])
     # 0-point checks are self-check feedback only (replay_equals_full_refresh skips when grading)
-    assert {n: r["message"] for n, r in results.items() if not r["passed"] and r["max_points"]} == {}
+    assert {n: r.message for n, r in results.items() if not r.passed and r.max_points} == {}
 
 
 @pytest.mark.slow
@@ -144,7 +146,7 @@ def test_summing_only_new_events_fails_after_arrivals(grading: dict) -> None:
     new_rows_only = "\n      and _loaded_at > (select events_loaded_through from watermarks)"
     wrong = good.replace(touched_only, touched_only + new_rows_only)
     results = _grade(grading, "new-rows-only", {**grading["reference"], ex_bonus.MODEL_FILE: wrong})
-    assert results["first_run_matches_reference"]["passed"], results["first_run_matches_reference"]["message"]
-    assert not results["matches_reference_after_arrivals"]["passed"]
-    assert "after arrival day 1" in results["matches_reference_after_arrivals"]["message"]
-    assert not results["equals_own_full_refresh"]["passed"]
+    assert results["first_run_matches_reference"].passed, results["first_run_matches_reference"].message
+    assert not results["matches_reference_after_arrivals"].passed
+    assert "after arrival day 1" in results["matches_reference_after_arrivals"].message
+    assert not results["equals_own_full_refresh"].passed

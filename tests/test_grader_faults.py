@@ -13,6 +13,7 @@ import pytest
 
 from grader.faults import OWNER_FILE, is_disk_full, process_tag
 from grader.outputs import OutputsIncomplete, write_outputs
+from grader.report import SubmissionReport
 from grader.shutdown import remove_stale_scratch
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,7 +52,7 @@ def test_disk_full_is_recognized_by_errno_or_by_a_trusted_message():
 
 def test_write_outputs_into_an_unwritable_place_names_every_submission(tmp_path: Path):
     (tmp_path / "out").write_text("a file where the output folder should be")
-    report = {"submission": "a", "status": "ok", "score": 0, "max_score": 0, "exercises": {}, "problems": []}
+    report = SubmissionReport("a", "ok", "", 0, 0, (), "", {})
     with pytest.raises(OutputsIncomplete, match=r"could not write the output of 1 submission\(s\): a \("):
         write_outputs([report], tmp_path / "out")
 

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,20 +22,20 @@ from grader.exercises import registry
 from grader.finalize import FinalizeError, finalize
 from grader.manual_scores import BLANK, COLUMNS, SHEET
 from grader.outputs import write_outputs
+from grader.report import SubmissionReport
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _report(name: str, passed_per_exercise: int) -> dict:
+def _report(name: str, passed_per_exercise: int) -> SubmissionReport:
     answers = Answers(prose={"5.1:q1": "Fan-out between orders and clickstream."})
     exercises = empty_exercises(answers, "failed")
-    for ex in exercises.values():
-        for check in ex["checks"][:passed_per_exercise]:
-            check.update(passed=True, points=check["max_points"], message="passed")
-        ex["score"] = sum(c["points"] for c in ex["checks"])
-    return {"submission": name, "status": "ok", "message": "", "problems": [], "exercises": exercises,
-            "score": sum(e["score"] for e in exercises.values()),
-            "max_score": sum(e["max_score"] for e in exercises.values())}
+    for ex_id, ex in exercises.items():
+        checks = tuple(replace(c, passed=True, points=c.max_points, message="passed")
+                       if i < passed_per_exercise else c for i, c in enumerate(ex.checks))
+        exercises[ex_id] = replace(ex, checks=checks, score=sum(c.points for c in checks))
+    return SubmissionReport(name, "ok", "", sum(e.score for e in exercises.values()),
+                            sum(e.max_score for e in exercises.values()), (), "", exercises)
 
 
 @pytest.fixture

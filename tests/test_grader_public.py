@@ -8,19 +8,16 @@ from pathlib import Path
 from grader.answers import Answers
 from grader.outputs import write_outputs
 from grader.public import Redactor, public_report
+from grader.report import CheckResult, ExerciseReport, ManualAnswer, SubmissionReport
 
 REF_LINE = "count(distinct case when event_type = 'cart_add' then event_id end) as cart_add_count,"
 
 
-def report(text: str, **extra) -> dict:
-    check = {"name": "builds", "passed": False, "points": 0.0, "max_points": 2.0, "public": True,
-             "message": text, "examples": [{"value": text}]}
-    manual = {"name": "q1", "max_points": 2.0, "points": None, "manual": True, "prompt": "Why?",
-              "source": "answer:5.1:q1", "answer": text}
-    return {"submission": "ana", "status": "ok", "message": "", "score": 0.0, "max_score": 2.0,
-            "problems": [],
-            "exercises": {"5.1": {"score": 0.0, "max_score": 2.0, "checks": [check], "manual": [manual]}},
-            **extra}
+def report(text: str, status: str = "ok", message: str = "") -> SubmissionReport:
+    check = CheckResult("builds", False, 0.0, 2.0, True, text, examples=({"value": text},))
+    manual = ManualAnswer("q1", 2.0, "Why?", "answer:5.1:q1", text)
+    return SubmissionReport("ana", status, message, 0.0, 2.0, (), "",
+                            {"5.1": ExerciseReport(0.0, 2.0, (check,), (manual,))})
 
 
 def test_outputs_hold_no_host_path_env_value_or_reference_line(tmp_path: Path, monkeypatch):
@@ -56,4 +53,4 @@ def test_redaction_keeps_ordinary_text_and_is_deterministic(monkeypatch):
     text = "model stg_orders: 3 rows differ; hint: use left join (rooted at /rooted? no) 1 / 2"
     first = public_report(report(text))
     assert first == public_report(report(text))
-    assert first["exercises"]["5.1"]["checks"][0]["message"] == text
+    assert first.exercises["5.1"].checks[0].message == text

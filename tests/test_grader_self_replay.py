@@ -22,6 +22,7 @@ from grader.answers import Answers
 from grader.context import CheckContext
 from grader.course import reference_answers, starting_project
 from grader.exercises import get_exercise
+from grader.report import CheckResult
 from grader.runner import run_check
 from grader.selfcheck import hidden_sentence
 from grader.selfcheck_report import ExerciseResult, markdown, run_one
@@ -66,7 +67,7 @@ def small_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return raw
 
 
-def _self_check(root: Path, raw: Path, exercise: str, answers: dict[str, str], monkeypatch) -> dict:
+def _self_check(root: Path, raw: Path, exercise: str, answers: dict[str, str], monkeypatch) -> CheckResult:
     """The public check `replay_equals_full_refresh` as an intern's self-check runs it, in a repository
     at ``root`` holding the starting project plus ``answers`` and ``raw`` as its data."""
     project = root / "dbt_project"
@@ -91,9 +92,9 @@ def _self_check(root: Path, raw: Path, exercise: str, answers: dict[str, str], m
 
 def test_5_2_seed_model_fails_the_public_replay(small_raw: Path, tmp_path: Path, monkeypatch):
     result = _self_check(tmp_path, small_raw, "5.2", _writefiles(SEED_NOTEBOOK), monkeypatch)
-    assert not result["passed"], result
-    assert result["message"].startswith(("after the first run", "after an arrival day")), result["message"]
-    assert "late" in result["message"] or "duplicated" in result["message"]
+    assert not result.passed, result
+    assert result.message.startswith(("after the first run", "after an arrival day")), result.message
+    assert "late" in result.message or "duplicated" in result.message
 
 
 def _bonus_answers() -> dict[str, str]:
@@ -113,7 +114,7 @@ def test_bonus_new_rows_only_fails_the_public_replay(small_raw: Path, tmp_path: 
                          "\n      and _loaded_at > (select events_loaded_through from watermarks)")
     failed = _self_check(tmp_path, small_raw, "bonus", {**answers, ex_bonus.MODEL_FILE: wrong},
                          monkeypatch)
-    assert not failed["passed"] and "differs from a full refresh of your model" in failed["message"], failed
+    assert not failed.passed and "differs from a full refresh of your model" in failed.message, failed
 
 
 def test_the_replay_is_not_run_for_an_unfinished_model(tmp_path: Path):
@@ -121,4 +122,4 @@ def test_the_replay_is_not_run_for_an_unfinished_model(tmp_path: Path):
                        mode="self", manifest={"nodes": {}})
     spec = next(c for c in get_exercise("5.2").checks if c.name == "replay_equals_full_refresh")
     result = run_check(ctx, spec, [])
-    assert not result["passed"] and "not in the project" in result["message"]
+    assert not result.passed and "not in the project" in result.message
