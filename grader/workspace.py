@@ -155,7 +155,7 @@ class Workspace:
     def parse(self) -> DbtOutcome:
         """Parse the project (needed once after the answer files changed)."""
         self.close()
-        skip_unused_imports()
+        lighten_dbt()
         return self.session.parse()
 
     def dbt(self, *args: str) -> DbtOutcome:
@@ -166,7 +166,7 @@ class Workspace:
         Compiled SQL under target/ is still written.
         """
         self.close()
-        skip_unused_imports()
+        lighten_dbt()
         if self.session.manifest is None:
             parsed = self.session.parse()
             if not parsed.success:
@@ -203,13 +203,20 @@ class Workspace:
             self._con = None
 
 
-def skip_unused_imports() -> None:
+def lighten_dbt() -> None:
     """Keep dbt's import of jsonschema from importing ``rfc3987_syntax`` (it builds a Lark grammar at
-    import: about 1 CPU-s per process). jsonschema imports it only for its optional "iri" format
-    checks (inside ``suppress(ImportError)``), which neither dbt nor the grader uses. No-op once
-    jsonschema is imported."""
+    import: about 1 CPU-s per process; jsonschema imports it only for its optional "iri" format
+    checks, inside ``suppress(ImportError)``, which neither dbt nor the grader uses), and look for
+    dbt plugin modules once per process instead of once per invocation (the installed modules do
+    not change while a worker runs)."""
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+    from dbt.plugins.manager import PluginManager
+
+    if "_grader_found" not in PluginManager.__dict__:  # every invocation scans all of sys.path
+        found = PluginManager.get_prefixed_modules()  # for dbt_* plugin modules: once per process
+        PluginManager._grader_found = found
+        PluginManager.get_prefixed_modules = classmethod(lambda _cls: dict(found))
 
 
 def rewire_sources(project_dir: Path) -> None:
