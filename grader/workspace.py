@@ -203,18 +203,24 @@ class Workspace:
             self._con = None
 
 
-def lighten_dbt() -> None:
-    """Keep dbt's import of jsonschema from importing ``rfc3987_syntax`` (it builds a Lark grammar at
-    import: about 1 CPU-s per process; jsonschema imports it only for its optional "iri" format
-    checks, inside ``suppress(ImportError)``, which neither dbt nor the grader uses), and look for
-    dbt plugin modules once per process instead of once per invocation (the installed modules do
-    not change while a worker runs)."""
+def skip_rfc3987_import() -> None:
+    """Keep jsonschema (imported by dbt) from importing ``rfc3987_syntax``, which builds a Lark grammar
+    at import: about 1 CPU-s per process. jsonschema imports it only for its optional "iri" format
+    checks, inside ``suppress(ImportError)``; neither dbt nor the grader uses them. No-op once
+    jsonschema is imported."""
     if "jsonschema" not in sys.modules:
         sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+def lighten_dbt() -> None:
+    """Before a dbt invocation: ``skip_rfc3987_import``, and look for dbt plugin modules once per
+    process instead of once per invocation (a scan of all of sys.path; the installed modules do not
+    change while a worker runs)."""
+    skip_rfc3987_import()
     from dbt.plugins.manager import PluginManager
 
-    if "_grader_found" not in PluginManager.__dict__:  # every invocation scans all of sys.path
-        found = PluginManager.get_prefixed_modules()  # for dbt_* plugin modules: once per process
+    if "_grader_found" not in PluginManager.__dict__:
+        found = PluginManager.get_prefixed_modules()
         PluginManager._grader_found = found
         PluginManager.get_prefixed_modules = classmethod(lambda _cls: dict(found))
 
