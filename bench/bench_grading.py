@@ -73,9 +73,12 @@ def print_breakdown(reports: list[Any]) -> None:
             exercises[ex][2] += row["worker_cpu"] / n
     total_cpu = statistics.mean(cpu_of(t) for t in timed)
     setup_cpu = total_cpu - sum(v[1] + v[2] for v in exercises.values())
+    setup_trusted = statistics.mean(float(t.get("trusted_cpu") or 0.0) for t in timed) - sum(
+        v[1] for v in exercises.values())
     for ex, (wall, trusted, worker) in exercises.items():
         print(f"    {ex:<10} {wall:8.1f} {trusted:14.1f} {worker:13.1f}")
-    print(f"    {'start-up, staging, first parse, close (CPU)':<48} {setup_cpu:6.1f}")
+    print(f"    {'start-up, staging, first parse, close (CPU)':<48} {setup_cpu:6.1f}  (trusted "
+          f"{setup_trusted:.1f}, worker {setup_cpu - setup_trusted:.1f})")
     print(f"    {'kind of work':<44} {'calls':>6} {'wall s':>8} {'worker CPU s':>13}")
     kinds: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for t in timed:

@@ -93,7 +93,10 @@ def compare_loaded(
     only_g = "select * from __g except all select * from __e"
     only_e = "select * from __e except all select * from __g"
     n_got, n_exp = _count(con, "select * from __g"), _count(con, "select * from __e")
-    n_only_g, n_only_e = _count(con, only_g), _count(con, only_e)
+    try:
+        n_only_g, n_only_e = _bag_differences(con, wanted)
+    except duckdb.Error:  # e.g. types that do not combine: the EXCEPT ALL queries say it in their words
+        n_only_g, n_only_e = _count(con, only_g), _count(con, only_e)
     if not n_only_g and not n_only_e:
         return Comparison(True, f"{what} matches the expected {n_exp} rows")
     if key:
@@ -103,6 +106,20 @@ def compare_loaded(
     message = (f"{what} has {n_got} rows, expected {n_exp}; {n_only_g} of yours are not expected and "
                f"{n_only_e} expected rows are missing")
     return Comparison(False, message, examples)
+
+
+def _bag_differences(con: duckdb.DuckDBPyConnection, cols: list[str]) -> tuple[int, int]:
+    """(rows of __g EXCEPT ALL __e, rows of __e EXCEPT ALL __g), counted in one grouping pass: per
+    distinct row, max(0, copies in one table - copies in the other) (NULLs group together, as in
+    EXCEPT ALL). About a quarter of the CPU of the two EXCEPT ALL queries."""
+    listing = ", ".join(_q(c) for c in cols)
+    side = _q("__grader_side")
+    sides = f"select *, 1 as {side} from __g union all select *, 2 as {side} from __e"
+    row = con.sql(
+        "select coalesce(sum(greatest(g - e, 0)), 0), coalesce(sum(greatest(e - g, 0)), 0) from ("
+        f"select count(*) filter (where {side} = 1) as g, count(*) filter (where {side} = 2) as e "
+        f"from ({sides}) group by {listing})").fetchall()[0]
+    return int(row[0]), int(row[1])
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, side: str) -> list[dict[str, Any]]:

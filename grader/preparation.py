@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from course_core import instructor_settings
@@ -63,6 +63,9 @@ class GradingSetup:
     base: str
     reference: str
     transient: bool = False  # not published (the reference did not build): removed after the run
+    # grader.intake.builtin_macro_names() of this run's dbt, computed once per run (it imports all of
+    # dbt: ~2 CPU-s) and handed to every grading process with the job; not cached on disk
+    builtin_macros: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         """Serialized form."""
@@ -188,13 +191,24 @@ def prepare(seed: int, scale: float, *, log: Callable[[str], None] = print, root
     key, starting = cache_key(seed, scale, root, reference)
     base_dir = cache or cache_root()
     try:
-        return _prepare_locked(base_dir, key, seed, scale, root, starting, reference, log), reference
+        setup = _prepare_locked(base_dir, key, seed, scale, root, starting, reference, log)
+        setup.builtin_macros = builtin_macros()
+        return setup, reference
     except DiskFull:
         raise DiskFull(base_dir) from None  # the cache's file system (the temporary folder is gone)
     except Exception as error:  # OSError, duckdb.Error, ...: a full disk is one line, anything else raises
         if is_disk_full(error):
             raise DiskFull(base_dir) from None
         raise
+
+
+def builtin_macros() -> list[str]:
+    """The macro names a submission may not define (``grader.intake.builtin_macro_names``), for the job."""
+    from grader.intake import builtin_macro_names
+    from grader.workspace import skip_rfc3987_import
+
+    skip_rfc3987_import()
+    return sorted(builtin_macro_names())
 
 
 def discard(setup: GradingSetup) -> None:

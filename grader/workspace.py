@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import duckdb
@@ -154,16 +155,26 @@ class Workspace:
     def parse(self) -> DbtOutcome:
         """Parse the project (needed once after the answer files changed)."""
         self.close()
+        lighten_dbt()
         return self.session.parse()
 
     def dbt(self, *args: str) -> DbtOutcome:
-        """Run a dbt command in-process, e.g. ``ws.dbt("build", "--select", "my_model")``."""
+        """Run a dbt command in-process, e.g. ``ws.dbt("build", "--select", "my_model")``.
+
+        Only the parse writes JSON artifacts (manifest.json, read by the checks); later commands
+        skip rewriting manifest.json and run_results.json (about half the CPU of a small run).
+        Compiled SQL under target/ is still written.
+        """
         self.close()
+        lighten_dbt()
         if self.session.manifest is None:
             parsed = self.session.parse()
             if not parsed.success:
                 return parsed
-        return self.session.invoke(list(args))
+        command = list(args)
+        if command and "--write-json" not in command and "--no-write-json" not in command:
+            command.insert(1, "--no-write-json")
+        return self.session.invoke(command)
 
     def manifest(self) -> dict:
         """manifest.json of the last parse (parses first if needed)."""
@@ -190,6 +201,28 @@ class Workspace:
         if self._con is not None:
             self._con.close()
             self._con = None
+
+
+def skip_rfc3987_import() -> None:
+    """Keep jsonschema (imported by dbt) from importing ``rfc3987_syntax``, which builds a Lark grammar
+    at import: about 1 CPU-s per process. jsonschema imports it only for its optional "iri" format
+    checks, inside ``suppress(ImportError)``; neither dbt nor the grader uses them. No-op once
+    jsonschema is imported."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+def lighten_dbt() -> None:
+    """Before a dbt invocation: ``skip_rfc3987_import``, and look for dbt plugin modules once per
+    process instead of once per invocation (a scan of all of sys.path; the installed modules do not
+    change while a worker runs)."""
+    skip_rfc3987_import()
+    from dbt.plugins.manager import PluginManager
+
+    if "_grader_found" not in PluginManager.__dict__:
+        found = PluginManager.get_prefixed_modules()
+        PluginManager._grader_found = found
+        PluginManager.get_prefixed_modules = classmethod(lambda _cls: dict(found))
 
 
 def rewire_sources(project_dir: Path) -> None:
