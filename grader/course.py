@@ -61,11 +61,14 @@ def _git_index_file(root: Path, rel: str) -> bytes | None:
 
 
 def intern_starting_files(root: Path | None = None) -> dict[str, bytes]:
-    """What the unsolved intern notebooks write, by dbt_project path: for a starting file that an
-    exercise rewrites (e.g. 5.5's mart YAML), the content the course ships."""
+    """What the unsolved intern notebooks write, by dbt_project path, byte for byte as IPython's
+    ``%%writefile`` writes it (the cell body ends with a newline): for a starting file that an exercise
+    rewrites (e.g. 5.5's mart YAML), the content the course ships, equal to the git index
+    (tests/test_starting_files.py), so the starting project is the same with or without git."""
     root = root or repo_root()
     notebooks = [(p.name, p.read_bytes()) for p in sorted((root / "notebooks").glob("*.ipynb"))]
-    return {rel: text.encode("utf-8") for rel, text in answers_from_notebooks(notebooks).files.items()}
+    files = answers_from_notebooks(notebooks).files.items()
+    return {rel: (text if text.endswith("\n") else text + "\n").encode("utf-8") for rel, text in files}
 
 
 def starting_project(root: Path | None = None, answer_paths: set[str] | None = None) -> dict[str, bytes]:
