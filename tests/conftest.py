@@ -35,6 +35,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = first + [item for item in items if item.path not in modules] + last
 
 
+# `VB_TEST_CPU=N pytest ...` prints the N tests that used most CPU (this process + the subprocesses it
+# waited for, setup and teardown included; background work, the notebook runs, counts where it ran):
+# CPU-s, unlike --durations' wall seconds, are not inflated by other work on the machine.
+_CPU: dict[str, float] = {}
+
+
+def _cpu_now() -> float:
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    if not os.environ.get("VB_TEST_CPU"):
+        yield
+        return
+    before = _cpu_now()
+    yield
+    _CPU[item.nodeid] = _cpu_now() - before
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    wanted = os.environ.get("VB_TEST_CPU")
+    if not wanted or not _CPU:
+        return
+    top = sorted(_CPU.items(), key=lambda kv: -kv[1])[: int(wanted) if wanted.isdigit() else 40]
+    total = sum(_CPU.values())
+    terminalreporter.write_sep("=", f"CPU-s per test (top {len(top)}; all tests: {total:.1f} CPU-s)")
+    for nodeid, cpu in top:
+        terminalreporter.write_line(f"{cpu:8.1f}  {nodeid}")
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     """The repository under test."""
