@@ -64,9 +64,18 @@ def intern_starting_files(root: Path | None = None) -> dict[str, bytes]:
     """What the unsolved intern notebooks write, by dbt_project path, byte for byte as IPython's
     ``%%writefile`` writes it (the cell body ends with a newline): for a starting file that an exercise
     rewrites (e.g. 5.5's mart YAML), the content the course ships, equal to the git index
-    (tests/test_starting_files.py), so the starting project is the same with or without git."""
+    (tests/test_starting_files.py), so the starting project is the same with or without git. Without
+    ``notebooks/`` (a course folder of dbt_project/ and solutions/ only), the intern versions that
+    ``assign`` makes of the solutions, which notebooks/ equals (``make lint``)."""
+    import json
+
+    from grader.assign import intern_notebook
+
     root = root or repo_root()
     notebooks = [(p.name, p.read_bytes()) for p in sorted((root / "notebooks").glob("*.ipynb"))]
+    if not notebooks:
+        notebooks = [(p.name, json.dumps(intern_notebook(p)).encode("utf-8"))
+                     for p in solution_notebooks(root)]
     files = answers_from_notebooks(notebooks).files.items()
     return {rel: (text if text.endswith("\n") else text + "\n").encode("utf-8") for rel, text in files}
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from grader.course import REWRITTEN_STARTING_FILES, intern_starting_files, reference_answers, starting_project
+from grader.preparation import cache_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,3 +63,23 @@ def test_starting_project_without_git_keeps_rewritten_starting_files(tmp_path: P
     assert {rel: files[rel] for rel in REWRITTEN_STARTING_FILES} == {
         rel: with_git[rel] for rel in REWRITTEN_STARTING_FILES}
     assert files == with_git
+
+
+def test_one_hidden_data_preparation_serves_a_checkout_a_copy_and_a_course_folder(tmp_path: Path):
+    """The grader's cache key (hidden data, base and reference warehouses) is the same for this git
+    checkout, a copy without git (the README's grade command) and a course folder of the starting
+    project and solutions/ only, without notebooks/ (bench/bench_grading.py, the end-to-end tests)."""
+    copy = tmp_path / "copy"
+    skip = shutil.ignore_patterns("target", "logs", "*.duckdb", "*.wal", "raw", "__pycache__")
+    for part in ("dbt_project", "solutions", "notebooks", "datasets"):
+        shutil.copytree(ROOT / part, copy / part, ignore=skip)
+    course = tmp_path / "course"
+    for rel, data in starting_project(ROOT).items():
+        (course / "dbt_project" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (course / "dbt_project" / rel).write_bytes(data)
+    (course / "datasets").symlink_to(ROOT / "datasets", target_is_directory=True)
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    keys = {name: cache_key(2027, 0.05, root, reference_answers(root))[0]
+            for name, root in (("checkout", ROOT), ("copy", copy), ("course", course))}
+    assert len(set(keys.values())) == 1, keys
+    assert intern_starting_files(course) == intern_starting_files(ROOT)
