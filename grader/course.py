@@ -9,6 +9,8 @@ Reference answers always come from ``solutions/*.ipynb`` (never a second copy).
 from __future__ import annotations
 
 import hashlib
+import importlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -67,15 +69,12 @@ def intern_starting_files(root: Path | None = None) -> dict[str, bytes]:
     (tests/test_starting_files.py), so the starting project is the same with or without git. Without
     ``notebooks/`` (a course folder of dbt_project/ and solutions/ only), the intern versions that
     ``assign`` makes of the solutions, which notebooks/ equals (``make lint``)."""
-    import json
-
-    from grader.assign import intern_notebook
-
     root = root or repo_root()
     notebooks = [(p.name, p.read_bytes()) for p in sorted((root / "notebooks").glob("*.ipynb"))]
-    if not notebooks:
-        notebooks = [(p.name, json.dumps(intern_notebook(p)).encode("utf-8"))
-                     for p in solution_notebooks(root)]
+    solutions = [] if notebooks else solution_notebooks(root)
+    if solutions:  # assign is imported only here: the intern edition ships neither it nor solutions/
+        intern_notebook = importlib.import_module("grader.assign").intern_notebook
+        notebooks = [(p.name, json.dumps(intern_notebook(p)).encode("utf-8")) for p in solutions]
     files = answers_from_notebooks(notebooks).files.items()
     return {rel: (text if text.endswith("\n") else text + "\n").encode("utf-8") for rel, text in files}
 

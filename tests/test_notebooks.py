@@ -15,12 +15,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_workspace, repoint_raw_views, scratch_env
+from conftest import BACKGROUND_TIMES, REPO, copy_workspace, repoint_raw_views, scratch_env
 
 SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
 INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))  # the edition's are generated alike
@@ -100,11 +101,14 @@ def solution_runs(request: pytest.FixtureRequest, solutions_copy: Path,
 
 
 def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
+    started = time.monotonic()
     try:
         return subprocess.run(command, cwd=root, env=scratch_env(root), capture_output=True, text=True,
                               timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         pytest.fail(f"{' '.join(command[-3:])} ran longer than {TIMEOUT} s (VB_NOTEBOOK_TIMEOUT)")
+    finally:  # the background worker's own timing (VB_TEST_CPU prints it: tests/conftest.py)
+        BACKGROUND_TIMES.append((" ".join(command[-3:]), started, time.monotonic()))
 
 
 def _intern_command(name: str) -> list[str]:
