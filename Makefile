@@ -69,10 +69,10 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 define install
 case "$(INSTALLER)" in \
   pip) echo "pip install $(1)"; $(PIP_INSTALL) $(1);; \
-  uv) if [ ! -x $(VENV)/bin/uv ] || [ "$$($(VENV)/bin/uv --version | cut -d' ' -f2)" != "$(UV_VERSION)" ]; then \
-        $(PIP_INSTALL) $(UV_PIN) || echo "Could not install $(UV_PIN): installing with pip instead"; fi; \
-      if [ -x $(VENV)/bin/uv ]; then echo "uv pip install $(1)"; $(VENV)/bin/uv pip install --quiet --python $(PY) $(1); \
-      else echo "pip install $(1)"; $(PIP_INSTALL) $(1); fi;; \
+  uv) uv_ok() { [ -x $(VENV)/bin/uv ] && [ "$$($(VENV)/bin/uv --version | cut -d' ' -f2)" = "$(UV_VERSION)" ]; }; \
+      uv_ok || $(PIP_INSTALL) $(UV_PIN) || true; \
+      if uv_ok; then echo "uv pip install $(1)"; $(VENV)/bin/uv pip install --quiet --python $(PY) $(1); \
+      else echo "Could not install $(UV_PIN): pip install $(1)"; $(PIP_INSTALL) $(1); fi;; \
   *) echo "INSTALLER=$(INSTALLER): use INSTALLER=uv (the default) or INSTALLER=pip" >&2; exit 2;; \
 esac
 endef
