@@ -23,6 +23,11 @@ SCALE  ?= 1
 RAW    := datasets/raw
 STATE  := .state
 LAB_PORT ?= 8888
+# The installer of the pinned packages: uv (fast; installed by pip into .venv at this exact version, with
+# its own cache: ~/.cache/uv, or UV_CACHE_DIR) or pip (`make warehouse INSTALLER=pip`: no uv at all).
+INSTALLER ?= uv
+UV_VERSION := 0.13.8
+UV_PIN := uv==$(UV_VERSION)
 
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export PLOOMBER_STATS_ENABLED := false
@@ -54,9 +59,23 @@ $(STATE)/venv.ok: requirements.txt pyproject.toml
 	  echo "No supported Python found (tried: $(PYTHON_CANDIDATES)). Install Python 3.11, 3.12 or 3.13," \
 	    "or name one: make $(or $(MAKECMDGOALS),venv) PYTHON=/path/to/python3.12" >&2; exit 1; }
 	@echo "$(VENV) uses Python $$($(PY) -c 'import platform; print(platform.python_version())')"
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --config-settings editable_mode=compat -e .
+	@$(call install,-r requirements.txt)
+	@$(call install,--no-deps --config-settings editable_mode=compat -e .)
 	@touch $@
+
+# $(call install,ARGS): install ARGS into .venv with $(INSTALLER); uv is brought in (pinned) on first use,
+# and where it cannot be installed the step falls back to pip, saying so.
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+define install
+case "$(INSTALLER)" in \
+  pip) echo "pip install $(1)"; $(PIP_INSTALL) $(1);; \
+  uv) uv_ok() { [ -x $(VENV)/bin/uv ] && [ "$$($(VENV)/bin/uv --version | cut -d' ' -f2)" = "$(UV_VERSION)" ]; }; \
+      uv_ok || $(PIP_INSTALL) $(UV_PIN) || true; \
+      if uv_ok; then echo "uv pip install $(1)"; $(VENV)/bin/uv pip install --quiet --python $(PY) $(1); \
+      else echo "Could not install $(UV_PIN): pip install $(1)"; $(PIP_INSTALL) $(1); fi;; \
+  *) echo "INSTALLER=$(INSTALLER): use INSTALLER=uv (the default) or INSTALLER=pip" >&2; exit 2;; \
+esac
+endef
 
 data: $(RAW)/_manifest.json
 $(RAW)/_manifest.json: $(STATE)/venv.ok $(GENERATOR)
@@ -89,7 +108,9 @@ submission: venv
 	@echo "submission.zip: hand it in as your instructor asks (or push your repository)"
 
 # BEGIN INSTRUCTOR
-test: warehouse lint
+# The warehouse build and the lint need only the venv: they run side by side (make -j2), then pytest.
+test:
+	@$(MAKE) --no-print-directory -j2 warehouse lint
 	$(PY) -m pytest
 
 # The intern edition (no answers, public checks only): a folder and a byte-reproducible zip.
@@ -123,7 +144,7 @@ lint: $(STATE)/dev-tools.ok
 	$(VENV)/bin/nbstripout --keep-id --verify notebooks/*.ipynb
 	$(PY) -m grader assign --check
 $(STATE)/dev-tools.ok: $(STATE)/venv.ok requirements-dev.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c requirements.txt
+	@$(call install,-r requirements-dev.txt -c requirements.txt)
 	@touch $@
 # END INSTRUCTOR
 

@@ -9,6 +9,8 @@ Reference answers always come from ``solutions/*.ipynb`` (never a second copy).
 from __future__ import annotations
 
 import hashlib
+import importlib
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -72,11 +74,20 @@ def _git_index_file(root: Path, rel: str) -> bytes | None:
 
 
 def intern_starting_files(root: Path | None = None) -> dict[str, bytes]:
-    """What the unsolved intern notebooks write, by dbt_project path: for a starting file that an
-    exercise rewrites (e.g. 5.5's mart YAML), the content the course ships."""
+    """What the unsolved intern notebooks write, by dbt_project path, byte for byte as IPython's
+    ``%%writefile`` writes it (the cell body ends with a newline): for a starting file that an exercise
+    rewrites (e.g. 5.5's mart YAML), the content the course ships, equal to the git index
+    (tests/test_starting_files.py), so the starting project is the same with or without git. Without
+    ``notebooks/`` (a course folder of dbt_project/ and solutions/ only), the intern versions that
+    ``assign`` makes of the solutions, which notebooks/ equals (``make lint``)."""
     root = root or repo_root()
     notebooks = [(p.name, p.read_bytes()) for p in sorted((root / "notebooks").glob("*.ipynb"))]
-    return {rel: text.encode("utf-8") for rel, text in answers_from_notebooks(notebooks).files.items()}
+    solutions = [] if notebooks else solution_notebooks(root)
+    if solutions:  # assign is imported only here: the intern edition ships neither it nor solutions/
+        intern_notebook = importlib.import_module("grader.assign").intern_notebook
+        notebooks = [(p.name, json.dumps(intern_notebook(p)).encode("utf-8")) for p in solutions]
+    files = answers_from_notebooks(notebooks).files.items()
+    return {rel: (text if text.endswith("\n") else text + "\n").encode("utf-8") for rel, text in files}
 
 
 def starting_project(root: Path | None = None, answer_paths: set[str] | None = None) -> dict[str, bytes]:

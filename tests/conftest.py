@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,47 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     modules = {item.path for item in first}
     last = [item for item in items if item.path in modules and item not in first]
     items[:] = first + [item for item in items if item.path not in modules] + last
+
+
+# `VB_TEST_CPU=N pytest ...` prints the N tests that used most CPU (this process + the subprocesses it
+# waited for, setup and teardown included; background work, the notebook runs, counts where it ran):
+# CPU-s, unlike --durations' wall seconds, are not inflated by other work on the machine.
+_CPU: dict[str, float] = {}
+_SESSION_START = time.monotonic()
+BACKGROUND_TIMES: list[tuple[str, float, float]] = []  # (what, started, ended): the notebook worker's runs
+
+
+def _cpu_now() -> float:
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
+    if not os.environ.get("VB_TEST_CPU"):
+        yield
+        return
+    before = _cpu_now()
+    yield
+    _CPU[item.nodeid] = _cpu_now() - before
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    wanted = os.environ.get("VB_TEST_CPU")
+    if not wanted or not _CPU:
+        return
+    top = sorted(_CPU.items(), key=lambda kv: -kv[1])[: int(wanted) if wanted.isdigit() else 40]
+    total = sum(_CPU.values())
+    terminalreporter.write_sep("=", f"CPU-s per test (top {len(top)}; all tests: {total:.1f} CPU-s)")
+    for nodeid, cpu in top:
+        terminalreporter.write_line(f"{cpu:8.1f}  {nodeid}")
+    if BACKGROUND_TIMES:
+        terminalreporter.write_sep("=", "background work: wall s per run (from .. to, s into the session)")
+        for what, started, ended in BACKGROUND_TIMES:
+            terminalreporter.write_line(f"{ended - started:8.1f}  {started - _SESSION_START:7.1f} .. "
+                                        f"{ended - _SESSION_START:7.1f}  {what}")
 
 
 @pytest.fixture(scope="session")
@@ -127,8 +169,10 @@ def prepare_edition(release_folder: Path, root: Path) -> Path:
     (root / ".state").mkdir(exist_ok=True)  # make -n in an earlier test may have made it
     (root / ".state" / "venv.ok").touch()
     env = scratch_env(root) | {"MAKEFLAGS": ""}
+    started = time.monotonic()
     done = subprocess.run(["make", "warehouse"], cwd=root, env=env, capture_output=True, text=True,
                           timeout=1200)
+    BACKGROUND_TIMES.append(("the edition's make warehouse", started, time.monotonic()))
     output = done.stdout[-3000:] + done.stderr[-3000:]
     assert done.returncode == 0, f"make warehouse failed in the edition:\n{output}"
     return root

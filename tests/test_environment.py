@@ -62,3 +62,19 @@ def test_venv_has_exactly_the_pinned_versions():
 def test_pyproject_supports_python_311_to_313():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'requires-python = ">=3.11,<3.14"' in text  # tests/test_python_versions.py proves the data
+
+
+def test_the_installer_is_an_exact_pin_and_the_venv_has_it():
+    """`make` installs with uv (pinned in the Makefile) unless INSTALLER=pip; a venv set up with uv holds
+    exactly that version, and the pip path stays (the recipe's fallback and INSTALLER=pip)."""
+    makefile = (ROOT / "Makefile").read_text()
+    version = re.search(r"^UV_VERSION := (\S+)$", makefile, flags=re.M)
+    assert version and re.fullmatch(r"\d+\.\d+\.\d+", version.group(1)), "UV_VERSION must be an exact version"
+    assert re.search(r"^UV_PIN := uv==\$\(UV_VERSION\)$", makefile, flags=re.M)
+    assert re.search(r"^INSTALLER \?= uv$", makefile, flags=re.M)
+    assert "pip) " in makefile and "$(PIP_INSTALL) $(1)" in makefile, "the plain-pip path is gone"
+    try:
+        installed = metadata.version("uv")
+    except metadata.PackageNotFoundError:
+        return  # a venv set up with INSTALLER=pip
+    assert installed == version.group(1), f"uv: venv has {installed}, the Makefile pins {version.group(1)}"

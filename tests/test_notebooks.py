@@ -15,12 +15,13 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import REPO, copy_workspace, repoint_raw_views, scratch_env
+from conftest import BACKGROUND_TIMES, REPO, copy_workspace, repoint_raw_views, scratch_env
 
 SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
 INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))  # the edition's are generated alike
@@ -77,9 +78,19 @@ def solutions_copy(tmp_path_factory, built_warehouse: Path, tree_before) -> Path
 
 @pytest.fixture(scope="session")
 def notebook_worker() -> Iterator[ThreadPoolExecutor]:
-    """The one background worker the notebooks run on, one at a time: with the main thread, two
-    streams for the machine's two cores."""
+    """The background worker the solution notebooks run on, one at a time, in file-name order (they
+    share one scratch copy). They are the session's longest chain (~650 of its ~1,200 CPU-s)."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks")
+    yield pool
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
+def intern_worker() -> Iterator[ThreadPoolExecutor]:
+    """A second background worker for the intern notebooks (~280 CPU-s), one at a time, beside the
+    solutions: they run in their own copy of the edition, so the two chains share nothing; queued after
+    the solutions they made the session as long as both chains end to end."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intern-notebooks")
     yield pool
     pool.shutdown(wait=True, cancel_futures=True)
 
@@ -100,11 +111,15 @@ def solution_runs(request: pytest.FixtureRequest, solutions_copy: Path,
 
 
 def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
+    started = time.monotonic()
     try:
         return subprocess.run(command, cwd=root, env=scratch_env(root), capture_output=True, text=True,
                               timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
         pytest.fail(f"{' '.join(command[-3:])} ran longer than {TIMEOUT} s (VB_NOTEBOOK_TIMEOUT)")
+    finally:  # the background worker's own timing (VB_TEST_CPU prints it: tests/conftest.py)
+        BACKGROUND_TIMES.append((" ".join(command[-2:-1] if "-c" in command else command[-1:]), started,
+                                 time.monotonic()))
 
 
 def _intern_command(name: str) -> list[str]:
@@ -118,8 +133,8 @@ def _nbval_command(name: str) -> list[str]:
 
 @pytest.fixture(scope="session")
 def intern_runs(request: pytest.FixtureRequest, edition_future: Future, tree_before, solution_runs,
-                notebook_worker: ThreadPoolExecutor) -> dict[str, Future]:
-    """The selected intern notebooks, queued after the solutions on the same worker, one at a time, in a
+                intern_worker: ThreadPoolExecutor) -> dict[str, Future]:
+    """The selected intern notebooks, on their own worker beside the solutions, one at a time, in a
     clean copy of the intern edition once its `make warehouse` is done (tests/conftest.py)."""
     chosen = _selected(request, "test_intern_notebook_runs_top_to_bottom")
     copies: list[Path] = []
@@ -135,7 +150,7 @@ def intern_runs(request: pytest.FixtureRequest, edition_future: Future, tree_bef
             copies.append(target)
         return copies[0]
 
-    return {name: notebook_worker.submit(lambda n=name: _run(_intern_command(n), own_copy()))
+    return {name: intern_worker.submit(lambda n=name: _run(_intern_command(n), own_copy()))
             for name in INTERN if name in chosen}
 
 
