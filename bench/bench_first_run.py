@@ -46,8 +46,8 @@ def first_run(installer: str, cache: str, tmp: Path, args: argparse.Namespace) -
     subprocess.run(["git", "clone", "--quiet", "--no-hardlinks", str(REPO), str(clone)], check=True)
     head = subprocess.run(["git", "-C", str(clone), "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
-    dropped = ("VIRTUAL_ENV", "PYTHONPATH", "MAKEFLAGS", "MAKELEVEL")  # and every VB_* override (a fresh clone
-    # has none)
+    # the caller's venv and make, and every VB_* override: a fresh clone has none
+    dropped = ("VIRTUAL_ENV", "PYTHONPATH", "MAKEFLAGS", "MAKELEVEL")
     env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith("VB_")}
     if cache == "cold":  # empty caches of both installers (uv itself then comes from the index too)
         env["PIP_CACHE_DIR"] = str(tmp / f"empty-pip-cache-{installer}")
