@@ -97,6 +97,28 @@ def run(args: Sequence[str], project_dir: Path, **options: Any) -> DbtOutcome:
     return outcome_of(result, args, output)
 
 
+def skip_rfc3987_import() -> None:
+    """Keep jsonschema (imported by dbt) from importing ``rfc3987_syntax``, which builds a Lark grammar
+    at import: about 1 CPU-s per process. jsonschema imports it only for its optional "iri" format
+    checks, inside ``suppress(ImportError)``; neither dbt nor the grader uses them. No-op once
+    jsonschema is imported."""
+    if "jsonschema" not in sys.modules:
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+def lighten_dbt() -> None:
+    """Before a dbt invocation: ``skip_rfc3987_import``, and look for dbt plugin modules once per
+    process instead of once per invocation (a scan of all of sys.path; the installed modules do not
+    change while a worker runs)."""
+    skip_rfc3987_import()
+    from dbt.plugins.manager import PluginManager
+
+    if "_course_found" not in PluginManager.__dict__:
+        found = PluginManager.get_prefixed_modules()
+        PluginManager._course_found = found
+        PluginManager.get_prefixed_modules = classmethod(lambda _cls: dict(found))
+
+
 # ---- subprocess -----------------------------------------------------------------------------------
 # Runs before dbt in the child: ask Linux for SIGKILL when the parent dies (PR_SET_PDEATHSIG = 1,
 # kept across exec), give up if the parent is already gone, then become dbt.

@@ -54,8 +54,22 @@ class Refusal(ValueError):
 
 
 # ---- what dbt and dbt-duckdb define (read from the installed packages) -------------------------
-@lru_cache(maxsize=1)
+_GIVEN: dict[str, frozenset[str]] = {}  # names computed once per grading run, handed in with the job
+
+
+def use_builtin_macro_names(names: list[str] | frozenset[str]) -> None:
+    """Use these names (the run's ``builtin_macro_names()``, carried in the job) instead of reading
+    them from dbt in this process (which imports all of dbt: ~2 CPU-s)."""
+    _GIVEN["names"] = frozenset(names)
+
+
 def builtin_macro_names() -> frozenset[str]:
+    """The names handed in by :func:`use_builtin_macro_names`, else :func:`read_builtin_macro_names`."""
+    return _GIVEN.get("names") or read_builtin_macro_names()
+
+
+@lru_cache(maxsize=1)
+def read_builtin_macro_names() -> frozenset[str]:
     """Names a submitted macro may not take: every macro of the installed dbt include folders
     (dbt's global project, dbt-duckdb, ...), their dispatch base names, and dbt's context members."""
     import dbt.include

@@ -204,11 +204,11 @@ def prepare(seed: int, scale: float, *, log: Callable[[str], None] = print, root
 
 def builtin_macros() -> list[str]:
     """The macro names a submission may not define (``grader.intake.builtin_macro_names``), for the job."""
-    from grader.intake import builtin_macro_names
-    from grader.workspace import skip_rfc3987_import
+    from course_core.dbt_invoke import skip_rfc3987_import
+    from grader.intake import read_builtin_macro_names
 
     skip_rfc3987_import()
-    return sorted(builtin_macro_names())
+    return sorted(read_builtin_macro_names())
 
 
 def discard(setup: GradingSetup) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from grader.answers import Answers
 from grader.dbt_runner import QUIET_ENV
+from grader.intake import use_builtin_macro_names
 from grader.isolation import die_with_parent
 from grader.preparation import GradingSetup
 from grader.report import WorkerResult
@@ -35,10 +36,7 @@ def main(argv: list[str]) -> int:
 
     setup = GradingSetup.from_dict(job["setup"])
     if setup.builtin_macros:  # computed once for the run: this process need not import dbt for them
-        import grader.intake
-
-        names = frozenset(setup.builtin_macros)
-        grader.intake.builtin_macro_names = lambda: names
+        use_builtin_macro_names(setup.builtin_macros)
     answers = Answers.from_dict(job["answers"])
     with tempfile.TemporaryDirectory(prefix="vb-grade-", dir=job.get("scratch_root")) as scratch:
         level = job.get("isolation")

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import duckdb
 
+from course_core.dbt_invoke import lighten_dbt
 from grader.dbt_runner import DbtOutcome, DbtSession
 from grader.sandbox import duckdb_config, sandboxed_connect
 
@@ -202,27 +202,6 @@ class Workspace:
             self._con.close()
             self._con = None
 
-
-def skip_rfc3987_import() -> None:
-    """Keep jsonschema (imported by dbt) from importing ``rfc3987_syntax``, which builds a Lark grammar
-    at import: about 1 CPU-s per process. jsonschema imports it only for its optional "iri" format
-    checks, inside ``suppress(ImportError)``; neither dbt nor the grader uses them. No-op once
-    jsonschema is imported."""
-    if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
-
-
-def lighten_dbt() -> None:
-    """Before a dbt invocation: ``skip_rfc3987_import``, and look for dbt plugin modules once per
-    process instead of once per invocation (a scan of all of sys.path; the installed modules do not
-    change while a worker runs)."""
-    skip_rfc3987_import()
-    from dbt.plugins.manager import PluginManager
-
-    if "_grader_found" not in PluginManager.__dict__:
-        found = PluginManager.get_prefixed_modules()
-        PluginManager._grader_found = found
-        PluginManager.get_prefixed_modules = classmethod(lambda _cls: dict(found))
 
 
 def rewire_sources(project_dir: Path) -> None:
