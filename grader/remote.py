@@ -35,6 +35,10 @@ TRUSTED_MEMORY = "2GB"
 _USE = re.compile(r"^\s*use\s+([A-Za-z_][A-Za-z0-9_]*)\s*;?\s*$", re.IGNORECASE)
 _SKIP_SCHEMAS = {"information_schema", "pg_catalog"}
 _MISSING = re.compile(r'Table with name "?([A-Za-z0-9_."]+?)"? does not exist')
+# statements that list catalogs rather than name relations: every reference view is mapped in first
+_LISTING = re.compile(r"information_schema|duckdb_(?:tables|views|columns|schemas|databases|constraints)|"
+                      r"\bshow\s+(?:all\s+)?tables|show_tables|table_info|sqlite_master|pg_catalog|pg_class|"
+                      r"pg_tables|pg_views", re.IGNORECASE)
 
 
 class WorkerDied(GradingAborted):
@@ -75,7 +79,8 @@ def export_reference(warehouse: Path, folder: Path,
 
 def trusted_connection(temp: Path, readable: list[Path], reference: Path | None) -> duckdb.DuckDBPyConnection:
     """A fresh in-memory DuckDB: catalogs ``warehouse`` (the submission's exports, added lazily) and
-    ``grader_ref_db`` (the reference's exports); it may read only ``readable`` folders."""
+    ``grader_ref_db`` (the reference's schemas; its relations are mapped in by ``TrustedConnection``
+    when a statement names them); it may read only ``readable`` folders."""
     temp.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(":memory:", config={
         "threads": 1, "memory_limit": TRUSTED_MEMORY, "temp_directory": str(temp),
@@ -87,24 +92,33 @@ def trusted_connection(temp: Path, readable: list[Path], reference: Path | None)
     con.execute(f"set allowed_directories = [{dirs}]")
     con.execute("set enable_external_access = false")
     con.execute("set lock_configuration = true")
-    if reference is not None and (reference / "index.json").is_file():
-        for rel in json.loads((reference / "index.json").read_text(encoding="utf-8")):
-            con.execute(f"create schema if not exists {REFERENCE_CATALOG}.{_q(rel['schema'])}")
-            con.execute(f"create view {REFERENCE_CATALOG}.{_q(rel['schema'])}.{_q(rel['name'])} as "
-                        f"from read_parquet({_lit(reference / rel['file'])})")
+    for schema in sorted({schema for schema, _name in reference_index(reference)}):
+        con.execute(f"create schema if not exists {REFERENCE_CATALOG}.{_q(schema)}")
     return con
+
+
+def reference_index(reference: Path | None) -> dict[tuple[str, str], Path]:
+    """(schema, name) -> Parquet file of every exported reference relation (lower-case names)."""
+    if reference is None or not (reference / "index.json").is_file():
+        return {}
+    rows = json.loads((reference / "index.json").read_text(encoding="utf-8"))
+    return {(r["schema"].lower(), r["name"].lower()): reference / r["file"] for r in rows}
 
 
 class TrustedConnection:
     """What checks get as a connection while grading: ``sql``/``execute`` like DuckDB's, but each
-    relation of the submission a statement names is first exported by the worker and mapped in."""
+    relation of the submission a statement names is first exported by the worker and mapped in. The
+    reference's relations (``grader_ref_db``) are mapped in the same way, as views over their Parquet
+    files, when a statement names them (all of them before a statement that lists the catalog)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, workspace: RemoteWorkspace | None):
+    def __init__(self, con: duckdb.DuckDBPyConnection, workspace: RemoteWorkspace | None,
+                 reference: Path | None = None):
         self.con = con
         self.workspace = workspace
         self.catalog = SUBMISSION_CATALOG if workspace is not None else REFERENCE_CATALOG
         self.loaded: set[tuple[str, str]] = set()
         self.version = workspace.version if workspace is not None else 0
+        self.reference_pending = reference_index(reference)  # reference views not created yet
         con.execute(f"use {self.catalog}")
 
     def sql(self, query: str, params: Any = None) -> duckdb.DuckDBPyRelation:
@@ -123,6 +137,10 @@ class TrustedConnection:
         return self._retry(lambda: self.con.execute(query, params) if params is not None
                            else self.con.execute(query))
 
+    def retry(self, run: Any) -> Any:
+        """``run()``, mapping in what a catalog error names (see ``_retry``)."""
+        return self._retry(run)
+
     def _retry(self, run: Any) -> Any:
         """Run; while DuckDB names a missing relation that the submission has, map it in and rerun
         (the static table list cannot always be read from a query that does not bind yet)."""
@@ -131,6 +149,9 @@ class TrustedConnection:
             try:
                 return run()
             except duckdb.CatalogException as error:
+                if self.reference_pending:  # a reference relation the static table list missed
+                    self.map_all_reference()
+                    continue
                 match = _MISSING.search(str(error))
                 target = self._target(match.group(1)) if match and self.workspace is not None else None
                 if target is None or match.group(1) in tried or self.workspace.relation_type(
@@ -151,18 +172,56 @@ class TrustedConnection:
             self.loaded.clear()
             self.version = self.workspace.version
 
+    def prepare(self, query: str) -> None:
+        """Map in every relation ``query`` names (submission exports, reference views)."""
+        self._prepare(query)
+
     def _prepare(self, query: str) -> None:
-        if self.workspace is None:
+        if self.reference_pending and _LISTING.search(query):
+            self.map_all_reference()
+        if self.workspace is None and not self.reference_pending:
             return
         self._sync()
         try:
             names = duckdb.get_table_names(query, qualified=True)
         except duckdb.Error:
+            self.map_all_reference()
             return
         for raw in sorted(names):
-            target = self._target(raw)
+            self._map_reference_named(raw)
+            target = self._target(raw) if self.workspace is not None else None
             if target is not None:
                 self.map_relation(*target)
+
+    # ---- lazy reference views ---------------------------------------------------------------------
+    def _map_reference_named(self, raw: str) -> None:
+        """Map in the reference relation(s) a name in a statement may resolve to (a superset: an
+        unneeded view costs only its creation)."""
+        if not self.reference_pending:
+            return
+        name = re.split(r"\s+as\s+", raw, maxsplit=1, flags=re.IGNORECASE)[0].strip()
+        parts = [p.strip('"').lower() for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', name)]
+        if len(parts) == 3:
+            candidates = [(parts[1], parts[2])] if parts[0] == REFERENCE_CATALOG else []
+        elif len(parts) == 2:
+            candidates = [("main", parts[1])] if parts[0] == REFERENCE_CATALOG else [(parts[0], parts[1])]
+        elif len(parts) == 1:
+            candidates = [("main", parts[0])]
+        else:
+            candidates = []
+        for key in candidates:
+            self._map_reference(key)
+
+    def _map_reference(self, key: tuple[str, str]) -> None:
+        path = self.reference_pending.pop(key, None)
+        if path is not None:
+            self.con.execute(f"create or replace view {REFERENCE_CATALOG}.{_q(key[0])}.{_q(key[1])} as "
+                             f"from read_parquet({_lit(path)})")
+
+    def map_all_reference(self) -> None:
+        """Create every reference view not created yet."""
+        for key in sorted(self.reference_pending):
+            self._map_reference(key)
 
     def _target(self, raw: str) -> tuple[str, str] | None:
         name = re.split(r"\s+as\s+", raw, maxsplit=1, flags=re.IGNORECASE)[0].strip()
@@ -211,7 +270,7 @@ class ReferenceData:
         if self._con is None:
             readable = [self.folder, self.worker.trusted, self.worker.inbox]
             con = trusted_connection(self.worker.trusted / "tmp-ref", readable, self.folder)
-            self._con = TrustedConnection(con, None)
+            self._con = TrustedConnection(con, None, self.folder)
         return self._con
 
     def available(self) -> bool:
@@ -221,7 +280,9 @@ class ReferenceData:
     def hand_in(self, sql: str) -> Path:
         """The result of grader SQL on the reference as a Parquet file in the worker's inbox."""
         path = self.worker.new_in_file(".parquet")
-        self.connect().con.execute(f"copy ({sql}) to {_lit(path)} (format parquet)")
+        con = self.connect()
+        con.prepare(sql)
+        con.retry(lambda: con.con.execute(f"copy ({sql}) to {_lit(path)} (format parquet)"))
         self.worker.seal_in_file(path)
         return path
 
@@ -558,7 +619,7 @@ class RemoteWorkspace:
         if self._con is None:
             readable = [self.worker.trusted, *([self.reference_dir] if self.reference_dir else [])]
             con = trusted_connection(self.worker.trusted / f"tmp-{self.name}", readable, self.reference_dir)
-            self._con = TrustedConnection(con, self)
+            self._con = TrustedConnection(con, self, self.reference_dir)
         return self._con
 
     # ---- forks ----------------------------------------------------------------------------------

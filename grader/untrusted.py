@@ -20,6 +20,9 @@ from typing import Any
 from grader import isolation
 
 MAX_TEXT = 8 * 1024 * 1024
+# ops that run only grader SQL read-only and may share one open connection (``Worker.reader``);
+# every other op closes it first (dbt, writes and submission SQL get their own connection)
+READER_OPS = ("export", "relations", "stats", "glob", "read_text")
 
 
 def _confine(config: dict[str, Any]) -> None:
@@ -44,6 +47,23 @@ class Worker:
         self.forks.mkdir(exist_ok=True)
         self.workspaces: dict[str, Any] = {}
         self.exports = 0
+        self._reader: tuple[str, Any] | None = None
+
+    def reader(self, name: str) -> Any:
+        """The read-only connection of workspace ``name`` for grader SQL (exports, catalog): kept open
+        across consecutive reading ops (opening a DuckDB database costs ~25 ms of CPU each time)."""
+        if self._reader is not None and self._reader[0] == name:
+            return self._reader[1]
+        self.drop_reader()
+        con = self._connect(self.ws(name), read_only=True, dirs=[self.out])
+        self._reader = (name, con)
+        return con
+
+    def drop_reader(self) -> None:
+        """Close the shared read-only connection (before dbt, a write or submission SQL)."""
+        if self._reader is not None:
+            self._reader[1].close()
+            self._reader = None
 
     # ---- helpers --------------------------------------------------------------------------------
     def ws(self, name: str) -> Any:
@@ -68,14 +88,18 @@ class Worker:
         con.execute("set lock_configuration = true")
         return con
 
-    def _export(self, ws: Any, select: str) -> dict[str, Any]:
+    def _export(self, ws: Any, select: str, con: Any = None) -> dict[str, Any]:
+        """``select`` as a Parquet file in ``out`` (on ``con``, the shared reader, or a connection of
+        its own that is closed after)."""
         self.exports += 1
         path = self.out / f"e{self.exports}.parquet"
-        con = self._connect(ws, read_only=True, dirs=[self.out])
+        own = con is None
+        con = con or self._connect(ws, read_only=True, dirs=[self.out])
         try:
             con.execute(f"copy (\n{select}\n) to '{path}' (format parquet)")
         finally:
-            con.close()
+            if own:
+                con.close()
         return {"file": path.name}
 
     # ---- operations -----------------------------------------------------------------------------
@@ -141,16 +165,12 @@ class Worker:
         return {}
 
     def op_relations(self, req: dict) -> dict:
-        ws = self.ws(req["ws"])
-        con = self._connect(ws, read_only=True, dirs=[])
-        try:
-            rows = con.execute("select table_schema, table_name, table_type from information_schema.tables "
-                               "where table_catalog = current_database() order by all").fetchall()
-            cols = con.execute("select table_schema, table_name, column_name from information_schema.columns "
-                               "where table_catalog = current_database() "
-                               "order by table_schema, table_name, ordinal_position").fetchall()
-        finally:
-            con.close()
+        con = self.reader(req["ws"])
+        rows = con.execute("select table_schema, table_name, table_type from information_schema.tables "
+                           "where table_catalog = current_database() order by all").fetchall()
+        cols = con.execute("select table_schema, table_name, column_name from information_schema.columns "
+                           "where table_catalog = current_database() "
+                           "order by table_schema, table_name, ordinal_position").fetchall()
         columns: dict[str, list[str]] = {}
         for schema, table, column in cols:
             columns.setdefault(f"{schema}.{table}", []).append(column)
@@ -159,7 +179,7 @@ class Worker:
     def op_export(self, req: dict) -> dict:
         """A relation as Parquet: a plain scan (``from schema.name``), no other SQL involved."""
         schema, name = (str(req[k]).replace('"', '""') for k in ("schema", "name"))
-        return self._export(self.ws(req["ws"]), f'from "{schema}"."{name}"')
+        return self._export(self.ws(req["ws"]), f'from "{schema}"."{name}"', self.reader(req["ws"]))
 
     def op_export_query(self, req: dict) -> dict:
         """The result of the submission's own SQL (an analysis) as Parquet."""
@@ -233,6 +253,8 @@ def main(argv: list[str]) -> int:
             break
         handler = getattr(worker, f"op_{op}", None)
         try:
+            if op not in READER_OPS:
+                worker.drop_reader()
             if handler is None:
                 raise ValueError(f"unknown operation {op!r}")
             reply = {"ok": True, **handler(request)}
@@ -240,6 +262,7 @@ def main(argv: list[str]) -> int:
             reply = {"ok": False, "error": f"{type(error).__name__}: {error}"[:2000]}
         protocol.write(json.dumps(reply, default=str) + "\n")
         protocol.flush()
+    worker.drop_reader()
     for ws in worker.workspaces.values():
         ws.close()
     return 0
