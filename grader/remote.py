@@ -522,6 +522,7 @@ class RemoteWorkspace:
         self._relations: dict[tuple[str, str], tuple[str, list[str]]] | None = None
         self._con: TrustedConnection | None = None
         self.reference_dir: Path | None = None
+        self._raw_files: dict[str, list[Path]] = {}  # raw table -> the files its last load_raw_files read
 
     def _call(self, op: str, **fields: Any) -> dict[str, Any]:
         return self.worker.request(op, ws=self.name, **fields)
@@ -571,17 +572,33 @@ class RemoteWorkspace:
     # ---- the warehouse --------------------------------------------------------------------------
     def execute_trusted(self, sql: str) -> None:
         """Grader SQL, read-write, on this workspace's database (run by the worker)."""
+        self._raw_files.clear()  # it may have changed a raw table
+        self._execute(sql)
+
+    def _execute(self, sql: str) -> None:
         try:
             self._call("execute", sql=sql)
         finally:
             self._changed()
 
     def load_raw_files(self, table: str, files: list[Path]) -> None:
-        """Replace raw table ``vb_raw.<table>`` with the union of trusted Parquet files (handed in)."""
+        """Replace raw table ``vb_raw.<table>`` with the union of trusted Parquet files (handed in).
+
+        When the table holds exactly the files of this workspace's previous load and ``files`` only adds
+        files after them (an arrival replay's next day), the new files are appended instead: the same
+        rows in the same order, without reading the earlier files again."""
         handed = [self.worker.hand_in(f) for f in files]
-        listing = ", ".join(_lit(p) for p in handed)
-        self.execute_trusted(f"create or replace table {RAW_SCHEMA}.{_q(table)} as "
-                             f"select * from read_parquet([{listing}], union_by_name = true)")
+        before = self._raw_files.pop(table, None)
+        if before is not None and len(files) > len(before) and list(files[:len(before)]) == before:
+            listing = ", ".join(_lit(p) for p in handed[len(before):])
+            sql = (f"insert into {RAW_SCHEMA}.{_q(table)} by name "
+                   f"select * from read_parquet([{listing}], union_by_name = true)")
+        else:
+            listing = ", ".join(_lit(p) for p in handed)
+            sql = (f"create or replace table {RAW_SCHEMA}.{_q(table)} as "
+                   f"select * from read_parquet([{listing}], union_by_name = true)")
+        self._execute(sql)
+        self._raw_files[table] = list(files)
 
     def relations(self) -> dict[tuple[str, str], tuple[str, list[str]]]:
         """(schema, name) -> (table type, column names), from the worker's catalog."""
