@@ -20,7 +20,7 @@ from course_core.dbt_release import release_dbt_duckdb
 from course_core.dbt_result import DbtOutcome, NodeResult, last_error_line, short_message
 
 __all__ = ["QUIET_ENV", "DbtOutcome", "DbtSession", "NodeResult", "forbid_python_jobs", "release_duckdb",
-           "short_message", "skip_graph_summary"]
+           "reuse_linked_graph", "short_message", "skip_graph_summary"]
 
 
 # (class, attribute) -> what it was before forbid_python_jobs() replaced it (tests restore these)
@@ -61,6 +61,41 @@ def skip_graph_summary() -> None:
         Linker.get_graph_summary = lambda _self, _manifest: {}
 
 
+def reuse_linked_graph() -> None:
+    """dbt links its DAG and searches it for cycles on every invocation; the grader's sessions run many
+    invocations on one parsed manifest, so link it once per manifest (and shape: node counts) and share
+    the graph (dbt copies it before any change: selection takes a subset copy; ``build``'s test edges
+    go on a copy made here). Idempotent."""
+    from dbt.compilation import Linker
+
+    if "_course_link_graph" in Linker.__dict__:
+        return
+    link_graph, add_test_edges = Linker.link_graph, Linker.add_test_edges
+
+    def shape(manifest: Any) -> tuple[int, ...]:
+        return tuple(len(getattr(manifest, name, None) or ()) for name in (
+            "nodes", "sources", "exposures", "metrics", "semantic_models", "unit_tests", "saved_queries",
+            "functions", "macros"))
+
+    def linked(self: Any, manifest: Any) -> None:
+        cached = manifest.__dict__.get("_course_linked_graph")
+        if cached is not None and cached[0] == shape(manifest):
+            self.graph, self._course_shared = cached[1], True
+            return
+        link_graph(self, manifest)
+        manifest.__dict__["_course_linked_graph"] = (shape(manifest), self.graph)
+        self._course_shared = True
+
+    def with_test_edges(self: Any, manifest: Any) -> None:
+        if getattr(self, "_course_shared", False):
+            self.graph, self._course_shared = self.graph.copy(), False
+        add_test_edges(self, manifest)
+
+    Linker._course_link_graph = link_graph
+    Linker.link_graph = linked
+    Linker.add_test_edges = with_test_edges
+
+
 def release_duckdb() -> None:
     """Close the DuckDB connection dbt-duckdb keeps between invocations (drops the file lock)."""
     release_dbt_duckdb(collect=False)
@@ -84,6 +119,7 @@ class DbtSession:
         """dbt refuses Python jobs, prints quietly; the options of course_core.dbt_invoke."""
         forbid_python_jobs()
         skip_graph_summary()
+        reuse_linked_graph()
         os.environ.update(QUIET_ENV)
         return {"profiles_dir": self.profiles_dir, "flags": self._flags(), "manifest": manifest,
                 "capture": True, "collect": False}
