@@ -88,8 +88,9 @@ def compare_loaded(
             if types[c].startswith(NUMERIC) else _q(c) for c in wanted
         )
 
-    con.execute(f"create or replace temp table __g as select {select_list(got_cols)} from __got")
-    con.execute(f"create or replace temp table __e as select {select_list(exp_cols)} from __exp")
+    # views, not copies: most comparisons only count them and group them once (``_bag_differences``)
+    con.execute(f"create or replace temp view __g as select {select_list(got_cols)} from __got")
+    con.execute(f"create or replace temp view __e as select {select_list(exp_cols)} from __exp")
     only_g = "select * from __g except all select * from __e"
     only_e = "select * from __e except all select * from __g"
     n_got, n_exp = _count(con, "select * from __g"), _count(con, "select * from __e")
