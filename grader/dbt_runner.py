@@ -20,7 +20,7 @@ from course_core.dbt_release import release_dbt_duckdb
 from course_core.dbt_result import DbtOutcome, NodeResult, last_error_line, short_message
 
 __all__ = ["QUIET_ENV", "DbtOutcome", "DbtSession", "NodeResult", "forbid_python_jobs", "release_duckdb",
-           "reuse_linked_graph", "short_message", "skip_graph_summary"]
+           "reuse_linked_graph", "short_message", "skip_graph_summary", "skip_unprinted_lines"]
 
 
 # (class, attribute) -> what it was before forbid_python_jobs() replaced it (tests restore these)
@@ -96,6 +96,32 @@ def reuse_linked_graph() -> None:
     Linker.add_test_edges = with_test_edges
 
 
+def skip_unprinted_lines() -> None:
+    """Make dbt's loggers skip formatting a line their Python logger drops anyway (with ``--quiet`` the
+    console keeps errors and print events only: ~150 lines formatted for nothing per invocation).
+    What is written is unchanged. Idempotent."""
+    import logging
+
+    from dbt_common.events import logger as dbt_logger
+
+    if "_course_write_line" in vars(dbt_logger._Logger):
+        return
+    write_line = dbt_logger._Logger.write_line
+    levels = {"test": logging.DEBUG, "debug": logging.DEBUG, "info": logging.INFO, "warn": logging.WARNING,
+              "error": logging.ERROR}
+
+    def written(self: Any, msg: Any) -> None:
+        log = self._python_logger
+        if log is not None:
+            level = "error" if dbt_logger._is_print_event(msg) else msg.info.level
+            if level in levels and not log.isEnabledFor(levels[level]):
+                return
+        write_line(self, msg)
+
+    dbt_logger._Logger._course_write_line = write_line
+    dbt_logger._Logger.write_line = written
+
+
 def release_duckdb() -> None:
     """Close the DuckDB connection dbt-duckdb keeps between invocations (drops the file lock)."""
     release_dbt_duckdb(collect=False)
@@ -104,15 +130,17 @@ def release_duckdb() -> None:
 class DbtSession:
     """dbt invocations on one project folder with a fixed profiles folder (in-process)."""
 
-    def __init__(self, project_dir: Path, profiles_dir: Path, log_dir: Path):
+    def __init__(self, project_dir: Path, profiles_dir: Path, log_dir: Path, *, file_log: bool = True):
         self.project_dir = project_dir
         self.profiles_dir = profiles_dir
         self.log_dir = log_dir
+        self.file_log = file_log  # False: no dbt.log (the grading worker: nothing reads it)
         self.manifest: Any = None
         self.last_output = ""
 
     def _flags(self) -> list[str]:
         return ["--quiet", "--no-use-colors", "--log-path", str(self.log_dir),
+                *([] if self.file_log else ["--log-level-file", "none"]),
                 "--target-path", str(self.project_dir / "target")]
 
     def _options(self, manifest: Any) -> dict[str, Any]:
@@ -120,6 +148,7 @@ class DbtSession:
         forbid_python_jobs()
         skip_graph_summary()
         reuse_linked_graph()
+        skip_unprinted_lines()
         os.environ.update(QUIET_ENV)
         return {"profiles_dir": self.profiles_dir, "flags": self._flags(), "manifest": manifest,
                 "capture": True, "collect": False}

@@ -117,7 +117,9 @@ class Worker:
         root = Path(req["root"])
         if root.parent != self.stage:
             raise ValueError("workspaces are opened from the stage folder only")
-        self.workspaces[req["ws"]] = Workspace(root)
+        ws = Workspace(root)
+        ws.file_log = False  # no dbt.log: nothing reads it (forks inherit this)
+        self.workspaces[req["ws"]] = ws
         return {}
 
     def op_parse(self, req: dict) -> dict:

@@ -38,6 +38,7 @@ class Workspace:
 
     def __init__(self, root: Path):
         self.root = root
+        self.file_log = True  # dbt writes logs/dbt.log (the grading worker turns it off)
         self._session: DbtSession | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._con_reference: Path | None = None
@@ -76,6 +77,7 @@ class Workspace:
         if self.raw_dir.exists():
             shutil.copytree(self.raw_dir, root / "raw")
         clone = Workspace(root)
+        clone.file_log = self.file_log
         clone._write_profile()
         if self._session is not None and self._session.manifest is not None:
             clone.session.manifest = self._session.manifest
@@ -149,7 +151,8 @@ class Workspace:
     def session(self) -> DbtSession:
         """The dbt session of this workspace (parsed lazily)."""
         if self._session is None:
-            self._session = DbtSession(self.project_dir, self.profiles_dir, self.root / "logs")
+            self._session = DbtSession(self.project_dir, self.profiles_dir, self.root / "logs",
+                                       file_log=self.file_log)
         return self._session
 
     def parse(self) -> DbtOutcome:
