@@ -37,11 +37,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # `VB_TEST_CPU=N pytest ...` prints the N tests that used most CPU (this process + the subprocesses it
-# waited for, setup and teardown included; background work, the notebook runs, counts where it ran):
-# CPU-s, unlike --durations' wall seconds, are not inflated by other work on the machine.
+# waited for, setup and teardown included), then each background run (the notebooks, the edition's
+# `make warehouse`) with its own CPU-s and wall seconds, and the session's total. CPU-s, unlike
+# --durations' wall seconds, are not inflated by other work on the machine. A background run is reaped
+# by its worker thread while some test runs on the main thread: RUSAGE_CHILDREN then grows by that run's
+# CPU, so `run_measured` measures it (os.wait4) and the report subtracts it from that test.
 _CPU: dict[str, float] = {}
 _SESSION_START = time.monotonic()
-BACKGROUND_TIMES: list[tuple[str, float, float]] = []  # (what, started, ended): the notebook worker's runs
+BACKGROUND_TIMES: list[tuple[str, float, float, float]] = []  # (what, started, ended, CPU-s) per run
+_BACKGROUND_LOCK = threading.Lock()  # held while a background run is reaped and while a test reads the clocks
+_BACKGROUND_CPU = [0.0]  # CPU-s of every background run reaped so far
 
 
 def _cpu_now() -> float:
@@ -51,14 +56,72 @@ def _cpu_now() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+_SESSION_CPU_START = _cpu_now()
+
+
+def cpu_snapshot() -> tuple[float, float]:
+    """(this process + reaped children, of which background runs) CPU-s, read together."""
+    with _BACKGROUND_LOCK:
+        return _cpu_now(), _BACKGROUND_CPU[0]
+
+
+def charged_cpu(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """A test's CPU-s between two snapshots: everything, less the background runs reaped meanwhile."""
+    return (after[0] - before[0]) - (after[1] - before[1])
+
+
+def run_measured(command: list[str], *, cwd: Path, env: dict[str, str], timeout: float | None = None,
+                 capture: bool = True, what: str | None = None) -> subprocess.CompletedProcess:
+    """``subprocess.run(command, capture_output=capture, text=True, timeout=timeout)``, reaped with
+    os.wait4 to know the run's own CPU-s (its reaped descendants included). On a worker thread the run
+    is background work: listed with its CPU-s and wall seconds (``what`` names it) and not charged to
+    the test running meanwhile. On timeout the child is killed and TimeoutExpired raised, as in run."""
+    started = time.monotonic()
+    pipe = subprocess.PIPE if capture else None
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=pipe, stderr=pipe, text=True)
+    output: dict[str, str] = {}
+    readers = [threading.Thread(target=lambda n=name, f=stream: output.__setitem__(n, f.read()), daemon=True)
+               for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)) if stream is not None]
+    for reader in readers:
+        reader.start()
+    background = threading.current_thread() is not threading.main_thread()
+    deadline = None if timeout is None else started + timeout
+    timed_out, pause = False, 0.005
+    while True:
+        with _BACKGROUND_LOCK:  # reaping and counting in one step: a test never sees one without the other
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                cpu = usage.ru_utime + usage.ru_stime
+                if background:
+                    _BACKGROUND_CPU[0] += cpu
+                break
+        if deadline is not None and not timed_out and time.monotonic() > deadline:
+            proc.kill()
+            timed_out = True
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+    ended = time.monotonic()
+    if background:
+        BACKGROUND_TIMES.append((what or " ".join(command[-1:]), started, ended, cpu))
+    if timed_out:
+        raise subprocess.TimeoutExpired(command, timeout, output.get("stdout"), output.get("stderr"))
+    return subprocess.CompletedProcess(command, proc.returncode, output.get("stdout"), output.get("stderr"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     if not os.environ.get("VB_TEST_CPU"):
         yield
         return
-    before = _cpu_now()
+    before = cpu_snapshot()
     yield
-    _CPU[item.nodeid] = _cpu_now() - before
+    _CPU[item.nodeid] = charged_cpu(before, cpu_snapshot())
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -70,11 +133,18 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     terminalreporter.write_sep("=", f"CPU-s per test (top {len(top)}; all tests: {total:.1f} CPU-s)")
     for nodeid, cpu in top:
         terminalreporter.write_line(f"{cpu:8.1f}  {nodeid}")
+    background = sum(cpu for *_, cpu in BACKGROUND_TIMES)
     if BACKGROUND_TIMES:
-        terminalreporter.write_sep("=", "background work: wall s per run (from .. to, s into the session)")
-        for what, started, ended in BACKGROUND_TIMES:
-            terminalreporter.write_line(f"{ended - started:8.1f}  {started - _SESSION_START:7.1f} .. "
+        terminalreporter.write_sep("=", "background runs: CPU-s, wall s (from .. to, s into the session)")
+        for what, started, ended, cpu in BACKGROUND_TIMES:
+            since = started - _SESSION_START
+            terminalreporter.write_line(f"{cpu:8.1f}  {ended - started:8.1f}  {since:7.1f} .. "
                                         f"{ended - _SESSION_START:7.1f}  {what}")
+    session_cpu, wall = _cpu_now() - _SESSION_CPU_START, time.monotonic() - _SESSION_START
+    rest = session_cpu - total - background  # collection, the worker threads' own Python
+    terminalreporter.write_sep(
+        "=", f"session: {session_cpu:.1f} CPU-s in {wall:.1f} s wall = tests {total:.1f} + background "
+             f"{background:.1f} + the rest {rest:.1f}; {session_cpu / (2 * wall):.0%} of 2 cores")
 
 
 @pytest.fixture(scope="session")
@@ -122,10 +192,10 @@ def repoint_raw_views(root: Path) -> None:
     """Rebuild the views that read raw files so they read ``root``'s data (views store absolute
     paths): what `make warehouse` does after the repository folder moved."""
     dbt = Path(sys.executable).parent / "dbt"
-    subprocess.run(
-        [str(dbt), "run", "--quiet", "-s", "source:vyaparbazaar_raw+1,config.materialized:view"],
-        cwd=root / "dbt_project", env=scratch_env(root), check=True,
-    )
+    command = [str(dbt), "run", "--quiet", "-s", "source:vyaparbazaar_raw+1,config.materialized:view"]
+    done = run_measured(command, cwd=root / "dbt_project", env=scratch_env(root), capture=False,
+                        what=f"dbt run (raw views) in {root.name}")
+    done.check_returncode()
 
 
 def scratch_env(root: Path) -> dict[str, str]:
@@ -162,17 +232,13 @@ def release_build(tmp_path_factory):
 def prepare_edition(release_folder: Path, root: Path) -> Path:
     """A clean copy of the edition at ``root`` after its own `make warehouse` (generator at seed 42
     scale 1, dbt build). The one step skipped is pip: the copy uses this checkout's .venv (same pins)."""
-    import subprocess
-
     shutil.copytree(release_folder, root)
     (root / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
     (root / ".state").mkdir(exist_ok=True)  # make -n in an earlier test may have made it
     (root / ".state" / "venv.ok").touch()
     env = scratch_env(root) | {"MAKEFLAGS": ""}
-    started = time.monotonic()
-    done = subprocess.run(["make", "warehouse"], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=1200)
-    BACKGROUND_TIMES.append(("the edition's make warehouse", started, time.monotonic()))
+    done = run_measured(["make", "warehouse"], cwd=root, env=env, timeout=1200,
+                        what="the edition's make warehouse")
     output = done.stdout[-3000:] + done.stderr[-3000:]
     assert done.returncode == 0, f"make warehouse failed in the edition:\n{output}"
     return root

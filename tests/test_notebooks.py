@@ -15,13 +15,12 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import BACKGROUND_TIMES, REPO, copy_workspace, repoint_raw_views, scratch_env
+from conftest import REPO, copy_workspace, repoint_raw_views, run_measured, scratch_env
 
 SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
 INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))  # the edition's are generated alike
@@ -111,15 +110,13 @@ def solution_runs(request: pytest.FixtureRequest, solutions_copy: Path,
 
 
 def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
-    started = time.monotonic()
+    """Run ``command`` in ``root``; on a worker thread its CPU-s and wall seconds are listed by
+    VB_TEST_CPU (tests/conftest.py) and not charged to the test running meanwhile."""
     try:
-        return subprocess.run(command, cwd=root, env=scratch_env(root), capture_output=True, text=True,
-                              timeout=TIMEOUT)
+        return run_measured(command, cwd=root, env=scratch_env(root), timeout=TIMEOUT,
+                            what=" ".join(command[-2:-1] if "-c" in command else command[-1:]))
     except subprocess.TimeoutExpired:
         pytest.fail(f"{' '.join(command[-3:])} ran longer than {TIMEOUT} s (VB_NOTEBOOK_TIMEOUT)")
-    finally:  # the background worker's own timing (VB_TEST_CPU prints it: tests/conftest.py)
-        BACKGROUND_TIMES.append((" ".join(command[-2:-1] if "-c" in command else command[-1:]), started,
-                                 time.monotonic()))
 
 
 def _intern_command(name: str) -> list[str]:
