@@ -17,6 +17,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from course_core.dbt_invoke import invoke
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,9 +62,14 @@ def dbt_env(raw_dir: Path, db_path: Path) -> dict[str, str]:
 
 
 def run_dbt(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real dbt CLI in a project copy; output captured."""
-    return subprocess.run([str(DBT), *args], cwd=project, env=env, capture_output=True, text=True,
-                          timeout=600)
+    """Run real dbt on a project copy, in this process (no CLI start-up each time: `make warehouse`,
+    run by tests/test_readme.py, uses the CLI), with ``env`` as its environment; output captured,
+    returncode 0 when dbt succeeded."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        result, output = invoke(list(args), project, capture=True)
+    return subprocess.CompletedProcess([str(DBT), *args], 0 if result.success else 1, output, "")
 
 
 def copy_project(dest: Path) -> Path:
