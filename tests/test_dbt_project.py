@@ -16,14 +16,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
-from course_core.dbt_invoke import invoke
+from conftest import dbt_here
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
 SCALE = "0.05"
 
 REQUIRED_MODELS = {
@@ -63,13 +61,8 @@ def dbt_env(raw_dir: Path, db_path: Path) -> dict[str, str]:
 
 def run_dbt(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run real dbt on a project copy, in this process (no CLI start-up each time: `make warehouse`,
-    run by tests/test_readme.py, uses the CLI), with ``env`` as its environment; output captured,
-    returncode 0 when dbt succeeded."""
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in env.items():
-            mp.setenv(key, value)
-        result, output = invoke(list(args), project, capture=True)
-    return subprocess.CompletedProcess([str(DBT), *args], 0 if result.success else 1, output, "")
+    run by tests/test_readme.py, uses the CLI), with ``env``'s settings; output captured."""
+    return dbt_here(list(args), project, env=env)
 
 
 def copy_project(dest: Path) -> Path:
