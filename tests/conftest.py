@@ -43,6 +43,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 # by its worker thread while some test runs on the main thread: RUSAGE_CHILDREN then grows by that run's
 # CPU, so `run_measured` measures it (os.wait4) and the report subtracts it from that test.
 _CPU: dict[str, float] = {}
+_WALL: dict[str, tuple[float, float]] = {}  # nodeid -> (started, ended), s into the session
 _SESSION_START = time.monotonic()
 BACKGROUND_TIMES: list[tuple[str, float, float, float]] = []  # (what, started, ended, CPU-s) per run
 _BACKGROUND_LOCK = threading.Lock()  # held while a background run is reaped and while a test reads the clocks
@@ -119,9 +120,10 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     if not os.environ.get("VB_TEST_CPU"):
         yield
         return
-    before = cpu_snapshot()
+    before, started = cpu_snapshot(), time.monotonic() - _SESSION_START
     yield
     _CPU[item.nodeid] = charged_cpu(before, cpu_snapshot())
+    _WALL[item.nodeid] = (started, time.monotonic() - _SESSION_START)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -130,9 +132,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         return
     top = sorted(_CPU.items(), key=lambda kv: -kv[1])[: int(wanted) if wanted.isdigit() else 40]
     total = sum(_CPU.values())
-    terminalreporter.write_sep("=", f"CPU-s per test (top {len(top)}; all tests: {total:.1f} CPU-s)")
+    terminalreporter.write_sep("=", f"CPU-s per test, wall s, from (s into the session) (top {len(top)}; "
+                                    f"all tests: {total:.1f} CPU-s)")
     for nodeid, cpu in top:
-        terminalreporter.write_line(f"{cpu:8.1f}  {nodeid}")
+        started, ended = _WALL[nodeid]
+        terminalreporter.write_line(f"{cpu:8.1f}  {ended - started:8.1f}  {started:7.1f}  {nodeid}")
+    # the main thread idles while a test waits (for background work): wall far above its CPU-s
+    waits = sorted(((e - s) - _CPU[n], n, s) for n, (s, e) in _WALL.items() if (e - s) - _CPU[n] > 30)
+    if waits:
+        terminalreporter.write_sep("=", "tests that waited > 30 s (wall - CPU-s, from)")
+        for waited, nodeid, started in reversed(waits):
+            terminalreporter.write_line(f"{waited:8.1f}  {started:7.1f}  {nodeid}")
     background = sum(cpu for *_, cpu in BACKGROUND_TIMES)
     if BACKGROUND_TIMES:
         terminalreporter.write_sep("=", "background runs: CPU-s, wall s (from .. to, s into the session)")
