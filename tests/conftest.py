@@ -87,20 +87,26 @@ def run_measured(command: list[str], *, cwd: Path, env: dict[str, str], timeout:
         reader.start()
     background = threading.current_thread() is not threading.main_thread()
     deadline = None if timeout is None else started + timeout
-    timed_out, pause = False, 0.005
-    while True:
-        with _BACKGROUND_LOCK:  # reaping and counting in one step: a test never sees one without the other
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                cpu = usage.ru_utime + usage.ru_stime
-                if background:
-                    _BACKGROUND_CPU[0] += cpu
-                break
-        if deadline is not None and not timed_out and time.monotonic() > deadline:
+    timed_out, pause, pid = False, 0.005, 0
+    try:
+        while True:
+            with _BACKGROUND_LOCK:  # reaped and counted in one step: a test never sees one alone
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    cpu = usage.ru_utime + usage.ru_stime
+                    if background:
+                        _BACKGROUND_CPU[0] += cpu
+                    break
+            if deadline is not None and not timed_out and time.monotonic() > deadline:
+                proc.kill()
+                timed_out = True
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+    except BaseException:  # interrupted (Ctrl-C): the child goes too, as with subprocess.run
+        if not pid:
             proc.kill()
-            timed_out = True
-        time.sleep(pause)
-        pause = min(pause * 2, 0.1)
+            proc.wait()
+        raise
     proc.returncode = os.waitstatus_to_exitcode(status)
     for reader in readers:
         reader.join()
