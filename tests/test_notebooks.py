@@ -26,7 +26,12 @@ SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
 INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))  # the edition's are generated alike
 TIMEOUT = int(os.environ.get("VB_NOTEBOOK_TIMEOUT", "900"))  # seconds per notebook
 
-_RUN_TOP_TO_BOTTOM = """
+# nbformat imports jsonschema, which builds a Lark grammar (rfc3987_syntax) at import for its optional
+# "iri" format checks: ~2.5 CPU-s per runner process. The notebook schemas use no such format, so both
+# runners go without it (course_core.dbt_invoke.skip_rfc3987_import does the same for dbt).
+_SKIP_IRI = "import sys\nsys.modules.setdefault('rfc3987_syntax', None)\n"
+_NBVAL = _SKIP_IRI + "import pytest\nsys.exit(pytest.main(sys.argv[1:]))\n"
+_RUN_TOP_TO_BOTTOM = _SKIP_IRI + """
 import sys
 import nbformat
 from nbclient import NotebookClient
@@ -114,7 +119,7 @@ def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
     VB_TEST_CPU (tests/conftest.py) and not charged to the test running meanwhile."""
     try:
         return run_measured(command, cwd=root, env=scratch_env(root), timeout=TIMEOUT,
-                            what=" ".join(command[-2:-1] if "-c" in command else command[-1:]))
+                            what=next((a for a in command if a.endswith(".ipynb")), command[-1]))
     except subprocess.TimeoutExpired:
         pytest.fail(f"{' '.join(command[-3:])} ran longer than {TIMEOUT} s (VB_NOTEBOOK_TIMEOUT)")
 
@@ -124,7 +129,7 @@ def _intern_command(name: str) -> list[str]:
 
 
 def _nbval_command(name: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider",
+    return [sys.executable, "-c", _NBVAL, "--nbval", "-q", "-p", "no:cacheprovider",
             "--nbval-cell-timeout", str(TIMEOUT), f"solutions/{name}"]
 
 
