@@ -143,10 +143,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     for nodeid, cpu in top:
         started, ended = _WALL[nodeid]
         terminalreporter.write_line(f"{cpu:8.1f}  {ended - started:8.1f}  {started:7.1f}  {nodeid}")
-    # the main thread idles while a test waits (for background work): wall far above its CPU-s
+    # wall far above CPU-s: the test waited for background work or for a core (its own jobs compete with
+    # the notebook workers), or slept
     waits = sorted(((e - s) - _CPU[n], n, s) for n, (s, e) in _WALL.items() if (e - s) - _CPU[n] > 30)
     if waits:
-        terminalreporter.write_sep("=", "tests that waited > 30 s (wall - CPU-s, from)")
+        terminalreporter.write_sep("=", "tests that waited > 30 s, for background work or a core "
+                                            "(wall - CPU-s, from)")
         for waited, nodeid, started in reversed(waits):
             terminalreporter.write_line(f"{waited:8.1f}  {started:7.1f}  {nodeid}")
     background = sum(cpu for *_, cpu in BACKGROUND_TIMES)
