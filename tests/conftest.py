@@ -37,11 +37,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 # `VB_TEST_CPU=N pytest ...` prints the N tests that used most CPU (this process + the subprocesses it
-# waited for, setup and teardown included; background work, the notebook runs, counts where it ran):
-# CPU-s, unlike --durations' wall seconds, are not inflated by other work on the machine.
+# waited for, setup and teardown included), then each background run (the notebooks, the edition's
+# `make warehouse`) with its own CPU-s and wall seconds, and the session's total. CPU-s, unlike
+# --durations' wall seconds, are not inflated by other work on the machine. A background run is reaped
+# by its worker thread while some test runs on the main thread: RUSAGE_CHILDREN then grows by that run's
+# CPU, so `run_measured` measures it (os.wait4) and the report subtracts it from that test.
 _CPU: dict[str, float] = {}
+_WALL: dict[str, tuple[float, float]] = {}  # nodeid -> (started, ended), s into the session
 _SESSION_START = time.monotonic()
-BACKGROUND_TIMES: list[tuple[str, float, float]] = []  # (what, started, ended): the notebook worker's runs
+BACKGROUND_TIMES: list[tuple[str, float, float, float]] = []  # (what, started, ended, CPU-s) per run
+_BACKGROUND_LOCK = threading.Lock()  # held while a background run is reaped and while a test reads the clocks
+_BACKGROUND_CPU = [0.0]  # CPU-s of every background run reaped so far
 
 
 def _cpu_now() -> float:
@@ -51,14 +57,79 @@ def _cpu_now() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+_SESSION_CPU_START = _cpu_now()
+
+
+def cpu_snapshot() -> tuple[float, float]:
+    """(this process + reaped children, of which background runs) CPU-s, read together."""
+    with _BACKGROUND_LOCK:
+        return _cpu_now(), _BACKGROUND_CPU[0]
+
+
+def charged_cpu(before: tuple[float, float], after: tuple[float, float]) -> float:
+    """A test's CPU-s between two snapshots: everything, less the background runs reaped meanwhile."""
+    return (after[0] - before[0]) - (after[1] - before[1])
+
+
+def run_measured(command: list[str], *, cwd: Path, env: dict[str, str], timeout: float | None = None,
+                 capture: bool = True, what: str | None = None) -> subprocess.CompletedProcess:
+    """``subprocess.run(command, capture_output=capture, text=True, timeout=timeout)``, reaped with
+    os.wait4 to know the run's own CPU-s (its reaped descendants included). On a worker thread the run
+    is background work: listed with its CPU-s and wall seconds (``what`` names it) and not charged to
+    the test running meanwhile. On timeout the child is killed and TimeoutExpired raised, as in run."""
+    started = time.monotonic()
+    pipe = subprocess.PIPE if capture else None
+    proc = subprocess.Popen(command, cwd=cwd, env=env, stdout=pipe, stderr=pipe, text=True)
+    output: dict[str, str] = {}
+    readers = [threading.Thread(target=lambda n=name, f=stream: output.__setitem__(n, f.read()), daemon=True)
+               for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)) if stream is not None]
+    for reader in readers:
+        reader.start()
+    background = threading.current_thread() is not threading.main_thread()
+    deadline = None if timeout is None else started + timeout
+    timed_out, pause, pid = False, 0.005, 0
+    try:
+        while True:
+            with _BACKGROUND_LOCK:  # reaped and counted in one step: a test never sees one alone
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    cpu = usage.ru_utime + usage.ru_stime
+                    if background:
+                        _BACKGROUND_CPU[0] += cpu
+                    break
+            if deadline is not None and not timed_out and time.monotonic() > deadline:
+                proc.kill()
+                timed_out = True
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+    except BaseException:  # interrupted (Ctrl-C): the child goes too, as with subprocess.run
+        if not pid:
+            proc.kill()
+            proc.wait()
+        raise
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for reader in readers:
+        reader.join()
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+    ended = time.monotonic()
+    if background:
+        BACKGROUND_TIMES.append((what or " ".join(command[-1:]), started, ended, cpu))
+    if timed_out:
+        raise subprocess.TimeoutExpired(command, timeout, output.get("stdout"), output.get("stderr"))
+    return subprocess.CompletedProcess(command, proc.returncode, output.get("stdout"), output.get("stderr"))
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     if not os.environ.get("VB_TEST_CPU"):
         yield
         return
-    before = _cpu_now()
+    before, started = cpu_snapshot(), time.monotonic() - _SESSION_START
     yield
-    _CPU[item.nodeid] = _cpu_now() - before
+    _CPU[item.nodeid] = charged_cpu(before, cpu_snapshot())
+    _WALL[item.nodeid] = (started, time.monotonic() - _SESSION_START)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
@@ -67,14 +138,31 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         return
     top = sorted(_CPU.items(), key=lambda kv: -kv[1])[: int(wanted) if wanted.isdigit() else 40]
     total = sum(_CPU.values())
-    terminalreporter.write_sep("=", f"CPU-s per test (top {len(top)}; all tests: {total:.1f} CPU-s)")
+    terminalreporter.write_sep("=", f"CPU-s per test, wall s, from (s into the session) (top {len(top)}; "
+                                    f"all tests: {total:.1f} CPU-s)")
     for nodeid, cpu in top:
-        terminalreporter.write_line(f"{cpu:8.1f}  {nodeid}")
+        started, ended = _WALL[nodeid]
+        terminalreporter.write_line(f"{cpu:8.1f}  {ended - started:8.1f}  {started:7.1f}  {nodeid}")
+    # wall far above CPU-s: the test waited for background work or for a core (its own jobs compete with
+    # the notebook workers), or slept
+    waits = sorted(((e - s) - _CPU[n], n, s) for n, (s, e) in _WALL.items() if (e - s) - _CPU[n] > 30)
+    if waits:
+        terminalreporter.write_sep("=", "tests that waited > 30 s, for background work or a core "
+                                            "(wall - CPU-s, from)")
+        for waited, nodeid, started in reversed(waits):
+            terminalreporter.write_line(f"{waited:8.1f}  {started:7.1f}  {nodeid}")
+    background = sum(cpu for *_, cpu in BACKGROUND_TIMES)
     if BACKGROUND_TIMES:
-        terminalreporter.write_sep("=", "background work: wall s per run (from .. to, s into the session)")
-        for what, started, ended in BACKGROUND_TIMES:
-            terminalreporter.write_line(f"{ended - started:8.1f}  {started - _SESSION_START:7.1f} .. "
+        terminalreporter.write_sep("=", "background runs: CPU-s, wall s (from .. to, s into the session)")
+        for what, started, ended, cpu in BACKGROUND_TIMES:
+            since = started - _SESSION_START
+            terminalreporter.write_line(f"{cpu:8.1f}  {ended - started:8.1f}  {since:7.1f} .. "
                                         f"{ended - _SESSION_START:7.1f}  {what}")
+    session_cpu, wall = _cpu_now() - _SESSION_CPU_START, time.monotonic() - _SESSION_START
+    rest = session_cpu - total - background  # collection, the worker threads' own Python
+    terminalreporter.write_sep(
+        "=", f"session: {session_cpu:.1f} CPU-s in {wall:.1f} s wall = tests {total:.1f} + background "
+             f"{background:.1f} + the rest {rest:.1f}; {session_cpu / (2 * wall):.0%} of 2 cores")
 
 
 @pytest.fixture(scope="session")
@@ -121,11 +209,31 @@ def copy_workspace(dest: Path, warehouse: Path | None = None) -> Path:
 def repoint_raw_views(root: Path) -> None:
     """Rebuild the views that read raw files so they read ``root``'s data (views store absolute
     paths): what `make warehouse` does after the repository folder moved."""
+    args = ["run", "--quiet", "-s", "source:vyaparbazaar_raw+1,config.materialized:view"]
+    if threading.current_thread() is threading.main_thread():  # dbt in this process: no CLI start-up
+        done = dbt_here(args, root / "dbt_project", env=scratch_env(root))
+        assert done.returncode == 0, done.stdout[-3000:]
+        return
     dbt = Path(sys.executable).parent / "dbt"
-    subprocess.run(
-        [str(dbt), "run", "--quiet", "-s", "source:vyaparbazaar_raw+1,config.materialized:view"],
-        cwd=root / "dbt_project", env=scratch_env(root), check=True,
-    )
+    done = run_measured([str(dbt), *args], cwd=root / "dbt_project", env=scratch_env(root), capture=False,
+                        what=f"dbt run (raw views) in {root.name}")
+    done.check_returncode()
+
+
+def dbt_here(args: list[str], project: Path, *, env: dict[str, str] | None = None,
+             unset: tuple[str, ...] = _VB_VARS) -> subprocess.CompletedProcess:
+    """Real dbt run in this process (main thread): no CLI start-up (~4 CPU-s each) where a test needs
+    dbt's work, not its command line. ``env`` is set and ``unset`` removed meanwhile; the project's own
+    profiles.yml is used. Output captured; returncode 0 when dbt succeeded."""
+    from course_core.dbt_invoke import invoke
+
+    with pytest.MonkeyPatch.context() as mp:
+        for key in unset:
+            mp.delenv(key, raising=False)
+        for key, value in (env or {}).items():
+            mp.setenv(key, value)
+        result, output = invoke(args, project, capture=True)
+    return subprocess.CompletedProcess(["dbt", *args], 0 if result.success else 1, output, "")
 
 
 def scratch_env(root: Path) -> dict[str, str]:
@@ -162,17 +270,13 @@ def release_build(tmp_path_factory):
 def prepare_edition(release_folder: Path, root: Path) -> Path:
     """A clean copy of the edition at ``root`` after its own `make warehouse` (generator at seed 42
     scale 1, dbt build). The one step skipped is pip: the copy uses this checkout's .venv (same pins)."""
-    import subprocess
-
     shutil.copytree(release_folder, root)
     (root / ".venv").symlink_to(REPO / ".venv", target_is_directory=True)
     (root / ".state").mkdir(exist_ok=True)  # make -n in an earlier test may have made it
     (root / ".state" / "venv.ok").touch()
     env = scratch_env(root) | {"MAKEFLAGS": ""}
-    started = time.monotonic()
-    done = subprocess.run(["make", "warehouse"], cwd=root, env=env, capture_output=True, text=True,
-                          timeout=1200)
-    BACKGROUND_TIMES.append(("the edition's make warehouse", started, time.monotonic()))
+    done = run_measured(["make", "warehouse"], cwd=root, env=env, timeout=1200,
+                        what="the edition's make warehouse")
     output = done.stdout[-3000:] + done.stderr[-3000:]
     assert done.returncode == 0, f"make warehouse failed in the edition:\n{output}"
     return root

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from conftest import dbt_here
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
 SCALE = "0.05"
 
 REQUIRED_MODELS = {
@@ -60,9 +60,9 @@ def dbt_env(raw_dir: Path, db_path: Path) -> dict[str, str]:
 
 
 def run_dbt(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """Run the real dbt CLI in a project copy; output captured."""
-    return subprocess.run([str(DBT), *args], cwd=project, env=env, capture_output=True, text=True,
-                          timeout=600)
+    """Run real dbt on a project copy, in this process (no CLI start-up each time: `make warehouse`,
+    run by tests/test_readme.py, uses the CLI), with ``env``'s settings; output captured."""
+    return dbt_here(list(args), project, env=env)
 
 
 def copy_project(dest: Path) -> Path:

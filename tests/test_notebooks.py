@@ -15,19 +15,23 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import BACKGROUND_TIMES, REPO, copy_workspace, repoint_raw_views, scratch_env
+from conftest import REPO, copy_workspace, repoint_raw_views, run_measured, scratch_env
 
 SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
 INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))  # the edition's are generated alike
 TIMEOUT = int(os.environ.get("VB_NOTEBOOK_TIMEOUT", "900"))  # seconds per notebook
 
-_RUN_TOP_TO_BOTTOM = """
+# nbformat imports jsonschema, which builds a Lark grammar (rfc3987_syntax) at import for its optional
+# "iri" format checks: ~2.5 CPU-s per runner process. The notebook schemas use no such format, so both
+# runners go without it (course_core.dbt_invoke.skip_rfc3987_import does the same for dbt).
+_SKIP_IRI = "import sys\nsys.modules.setdefault('rfc3987_syntax', None)\n"
+_NBVAL = _SKIP_IRI + "import pytest\nsys.exit(pytest.main(sys.argv[1:]))\n"
+_RUN_TOP_TO_BOTTOM = _SKIP_IRI + """
 import sys
 import nbformat
 from nbclient import NotebookClient
@@ -111,15 +115,13 @@ def solution_runs(request: pytest.FixtureRequest, solutions_copy: Path,
 
 
 def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
-    started = time.monotonic()
+    """Run ``command`` in ``root``; on a worker thread its CPU-s and wall seconds are listed by
+    VB_TEST_CPU (tests/conftest.py) and not charged to the test running meanwhile."""
     try:
-        return subprocess.run(command, cwd=root, env=scratch_env(root), capture_output=True, text=True,
-                              timeout=TIMEOUT)
+        return run_measured(command, cwd=root, env=scratch_env(root), timeout=TIMEOUT,
+                            what=next((a for a in command if a.endswith(".ipynb")), command[-1]))
     except subprocess.TimeoutExpired:
         pytest.fail(f"{' '.join(command[-3:])} ran longer than {TIMEOUT} s (VB_NOTEBOOK_TIMEOUT)")
-    finally:  # the background worker's own timing (VB_TEST_CPU prints it: tests/conftest.py)
-        BACKGROUND_TIMES.append((" ".join(command[-2:-1] if "-c" in command else command[-1:]), started,
-                                 time.monotonic()))
 
 
 def _intern_command(name: str) -> list[str]:
@@ -127,7 +129,7 @@ def _intern_command(name: str) -> list[str]:
 
 
 def _nbval_command(name: str) -> list[str]:
-    return [sys.executable, "-m", "pytest", "--nbval", "-q", "-p", "no:cacheprovider",
+    return [sys.executable, "-c", _NBVAL, "--nbval", "-q", "-p", "no:cacheprovider",
             "--nbval-cell-timeout", str(TIMEOUT), f"solutions/{name}"]
 
 

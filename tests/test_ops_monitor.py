@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import dbt_here
 
 from ops import monitor
 from ops.demo_project import write_demo_project
@@ -145,29 +145,10 @@ def test_cli_bad_input_gives_one_line_errors(tmp_path):
 @pytest.mark.slow
 def test_real_dbt_build_and_freshness_feed_the_monitor(tmp_path):
     project = write_demo_project(tmp_path / "demo")
-    env = {
-        **os.environ,
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "VB_DUCKDB_PATH": str(tmp_path / "dev.duckdb"),
-    }
-    dbt = [str(Path(sys.executable).parent / "dbt")]
-    build = subprocess.run(
-        [*dbt, "build", "--profiles-dir", ".", "--vars", "{demo_min_amount: 20}"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    env = {"VB_DUCKDB_PATH": str(tmp_path / "dev.duckdb")}  # real dbt, in this process (no CLI start-up)
+    build = dbt_here(["build", "--vars", "{demo_min_amount: 20}"], project, env=env)
     assert build.returncode == 1, build.stdout[-2000:]
-    subprocess.run(
-        [*dbt, "source", "freshness", "--profiles-dir", "."],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    dbt_here(["source", "freshness"], project, env=env)
     target = project / "target"
     out = cli(
         "--run-results",

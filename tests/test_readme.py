@@ -111,19 +111,25 @@ def test_make_lab_starts_jupyterlab_on_localhost(tmp_path):
             proc.wait()
 
 
-def _scratch_repo(tmp_path: Path) -> Path:
-    """A copy of the repo (sharing the venv) where commands may change things."""
+def _scratch_repo(tmp_path: Path, small_data: bool = False) -> Path:
+    """A copy of the repo (sharing the venv) where commands may change things; with ``small_data`` its
+    raw data is generated at scale 0.02 (seed 42), so a rebuild there is a small one."""
     copy = tmp_path / "repo"
-    ignore = shutil.ignore_patterns(".venv", ".git", "target", "logs", "__pycache__", ".pytest_cache")
+    ignore = shutil.ignore_patterns(".venv", ".git", "target", "logs", "__pycache__", ".pytest_cache",
+                                    *(["raw"] if small_data else []))
     shutil.copytree(ROOT, copy, ignore=ignore, symlinks=True)
     (copy / ".venv").symlink_to(ROOT / ".venv")
+    if small_data:
+        subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "datasets.generate", "--seed", "42",
+                        "--scale", "0.02", "--out", str(copy / "datasets" / "raw"), "--quiet"],
+                       cwd=copy, env=_env() | {"PYTHONPATH": str(copy)}, check=True)
     return copy
 
 
 def test_reset_then_warehouse_rebuilds_in_a_copy(tmp_path):
     if not (ROOT / ".state" / "warehouse.ok").exists():
         pytest.skip("run through `make test`, which builds the warehouse first")
-    copy = _scratch_repo(tmp_path)
+    copy = _scratch_repo(tmp_path, small_data=True)  # the rebuild is dbt's whole project on small data
     env = _env() | {"PYTHONPATH": str(copy)}
     warehouse = copy / "dbt_project" / "warehouse" / "dev.duckdb"
     assert warehouse.exists()
@@ -133,6 +139,7 @@ def test_reset_then_warehouse_rebuilds_in_a_copy(tmp_path):
     build = subprocess.run(["make", "warehouse"], cwd=copy, env=env, capture_output=True, text=True,
                            timeout=900)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    assert "datasets.generate" not in build.stdout, "the data was there: only the warehouse is rebuilt"
     assert warehouse.exists() and warehouse.stat().st_size > 1_000_000
 
 

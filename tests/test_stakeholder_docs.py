@@ -3,14 +3,13 @@ dbt-duckdb) and the dashboard figures from a real DuckDB database with known row
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import matplotlib
 import pytest
+from conftest import dbt_here
 
 from stakeholder_docs import (
     DocsError,
@@ -25,7 +24,6 @@ from stakeholder_docs.dashboard import draw_dashboard, load_dashboard_data, rete
 from stakeholder_docs.data_dictionary import catalog_columns, relation_name, stale_columns
 
 matplotlib.use("Agg")
-DBT = str(Path(sys.executable).parent / "dbt")
 MART = "mart_customer_overview"
 
 PROJECT_FILES = {
@@ -103,11 +101,9 @@ def write_project(root: Path, files: dict[str, str]) -> Path:
 
 
 def run_dbt(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """The real dbt CLI in ``project`` (its own profiles.yml); with ``check``, a failure fails the test."""
-    env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
-    env = {k: v for k, v in env.items() if not k.startswith("VB_")}
-    done = subprocess.run([DBT, *args, "--profiles-dir", ".", "--no-use-colors"], cwd=project, env=env,
-                          capture_output=True, text=True, timeout=300)
+    """Real dbt in ``project`` (its own profiles.yml), in this process (no CLI start-up); with ``check``,
+    a failure fails the test."""
+    done = dbt_here([*args, "--no-use-colors"], project)
     assert done.returncode == 0 or not check, done.stdout[-3000:]
     return done
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import copy_workspace, scratch_env
+from conftest import copy_workspace, dbt_here, scratch_env
 
 from grader.course import reference_answers
 
@@ -33,9 +33,9 @@ def solved_copy(tmp_path_factory: pytest.TempPathFactory, built_warehouse: Path)
             target = root / "dbt_project" / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-    dbt = Path(sys.executable).parent / "dbt"
-    subprocess.run([str(dbt), "build", "--quiet", "-s", "int_customer_behavior_optimized"],
-                   cwd=root / "dbt_project", env=scratch_env(root), check=True)
+    built = dbt_here(["build", "--quiet", "-s", "int_customer_behavior_optimized"], root / "dbt_project",
+                     env=scratch_env(root))  # real dbt, in this process
+    assert built.returncode == 0, built.stdout[-3000:]
     return root
 
 
