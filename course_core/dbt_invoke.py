@@ -129,9 +129,26 @@ _DIE_WITH_PARENT = (
 
 
 def dbt_executable() -> str:
-    """The dbt next to the running Python (the venv), else dbt on PATH."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
+    """One executable that runs dbt, for callers that build their own command line: the venv's
+    ``dbt-light`` script (course_core.dbt_cli, installed with the course), else the dbt next to the
+    running Python (the venv), else dbt on PATH. :func:`dbt_command` needs no install."""
+    here = Path(sys.executable).parent
+    for name in ("dbt-light", "dbt"):
+        if (here / name).exists():
+            return str(here / name)
+    return "dbt"
+
+
+def dbt_command() -> list[str]:
+    """The command line that starts dbt (arguments follow): the light dbt CLI of course_core.dbt_cli
+    run by this Python when dbt is importable here, else :func:`dbt_executable`."""
+    from importlib.util import find_spec
+
+    try:
+        found = find_spec("dbt.cli") is not None
+    except ImportError:  # no dbt package at all
+        found = False
+    return [sys.executable, str(Path(__file__).with_name("dbt_cli.py"))] if found else [dbt_executable()]
 
 
 def run_subprocess(
@@ -152,7 +169,7 @@ def run_subprocess(
     target_path = Path(target_path).resolve()
     target_path.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **TELEMETRY_OFF, **(env or {})}
-    cmd = [dbt_executable(), *args, "--target-path", str(target_path),
+    cmd = [*dbt_command(), *args, "--target-path", str(target_path),
            "--log-path", str(target_path / "logs"), "--profiles-dir", str(profiles_dir or project_dir)]
     if die_with_parent and sys.platform == "linux":
         if shutil.which(cmd[0]) is None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -121,9 +120,10 @@ def copy_workspace(dest: Path, warehouse: Path | None = None) -> Path:
 def repoint_raw_views(root: Path) -> None:
     """Rebuild the views that read raw files so they read ``root``'s data (views store absolute
     paths): what `make warehouse` does after the repository folder moved."""
-    dbt = Path(sys.executable).parent / "dbt"
+    from course_core.dbt_invoke import dbt_command
+
     subprocess.run(
-        [str(dbt), "run", "--quiet", "-s", "source:vyaparbazaar_raw+1,config.materialized:view"],
+        [*dbt_command(), "run", "--quiet", "-s", "source:vyaparbazaar_raw+1,config.materialized:view"],
         cwd=root / "dbt_project", env=scratch_env(root), check=True,
     )
 

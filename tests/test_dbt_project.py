@@ -17,11 +17,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from course_core.dbt_invoke import dbt_command
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
+DBT = dbt_command()
 SCALE = "0.05"
 
 REQUIRED_MODELS = {
@@ -61,7 +63,7 @@ def dbt_env(raw_dir: Path, db_path: Path) -> dict[str, str]:
 
 def run_dbt(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run the real dbt CLI in a project copy; output captured."""
-    return subprocess.run([str(DBT), *args], cwd=project, env=env, capture_output=True, text=True,
+    return subprocess.run([*DBT, *args], cwd=project, env=env, capture_output=True, text=True,
                           timeout=600)
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from course_core.dbt_invoke import dbt_command
 from ops import monitor
 from ops.demo_project import write_demo_project
 
@@ -150,7 +151,7 @@ def test_real_dbt_build_and_freshness_feed_the_monitor(tmp_path):
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
         "VB_DUCKDB_PATH": str(tmp_path / "dev.duckdb"),
     }
-    dbt = [str(Path(sys.executable).parent / "dbt")]
+    dbt = dbt_command()
     build = subprocess.run(
         [*dbt, "build", "--profiles-dir", ".", "--vars", "{demo_min_amount: 20}"],
         cwd=project,

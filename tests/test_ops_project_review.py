@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from course_core.dbt_invoke import dbt_command
 from ops import project_review as pr
 from ops.demo_project import write_demo_project
 
@@ -123,9 +123,9 @@ def test_coverage_per_layer():
 def test_real_manifest_of_the_demo_project(tmp_path):
     project = write_demo_project(tmp_path / "demo")
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    dbt = str(Path(sys.executable).parent / "dbt")
     subprocess.run(
-        [dbt, "parse", "--profiles-dir", "."], cwd=project, env=env, check=True, capture_output=True
+        [*dbt_command(), "parse", "--profiles-dir", "."], cwd=project, env=env, check=True,
+        capture_output=True,
     )
     manifest_path = project / "target" / "manifest.json"
     out = subprocess.run(

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import matplotlib
 import pytest
 
+from course_core.dbt_invoke import dbt_command
 from stakeholder_docs import (
     DocsError,
     build_dictionary,
@@ -25,7 +25,7 @@ from stakeholder_docs.dashboard import draw_dashboard, load_dashboard_data, rete
 from stakeholder_docs.data_dictionary import catalog_columns, relation_name, stale_columns
 
 matplotlib.use("Agg")
-DBT = str(Path(sys.executable).parent / "dbt")
+DBT = dbt_command()
 MART = "mart_customer_overview"
 
 PROJECT_FILES = {
@@ -106,7 +106,7 @@ def run_dbt(project: Path, *args: str, check: bool = True) -> subprocess.Complet
     """The real dbt CLI in ``project`` (its own profiles.yml); with ``check``, a failure fails the test."""
     env = {**os.environ, "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
     env = {k: v for k, v in env.items() if not k.startswith("VB_")}
-    done = subprocess.run([DBT, *args, "--profiles-dir", ".", "--no-use-colors"], cwd=project, env=env,
+    done = subprocess.run([*DBT, *args, "--profiles-dir", ".", "--no-use-colors"], cwd=project, env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0 or not check, done.stdout[-3000:]
     return done

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from conftest import copy_workspace, scratch_env
 
+from course_core.dbt_invoke import dbt_command
 from grader.course import reference_answers
 
 COUNT_EVERY_RELATION = """
@@ -33,8 +34,7 @@ def solved_copy(tmp_path_factory: pytest.TempPathFactory, built_warehouse: Path)
             target = root / "dbt_project" / path
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
-    dbt = Path(sys.executable).parent / "dbt"
-    subprocess.run([str(dbt), "build", "--quiet", "-s", "int_customer_behavior_optimized"],
+    subprocess.run([*dbt_command(), "build", "--quiet", "-s", "int_customer_behavior_optimized"],
                    cwd=root / "dbt_project", env=scratch_env(root), check=True)
     return root
 
