@@ -3,9 +3,9 @@
 ``cli`` with the same arguments, output, artifacts and exit code, without what dbt never uses.
 
 The one trim: :func:`course_core.dbt_invoke.skip_rfc3987_import` (jsonschema's optional "iri" format
-checks, a Lark grammar built at import: about 1.5 CPU-s of the 4.6 a ``dbt ls`` costs). Measured and
-left alone, because dbt uses them: the JSON schemas dbt builds to validate its configs (~0.4 CPU-s),
-networkx, agate, mashumaro; jsonschema's other optional format modules cost ~0.03 CPU-s in all.
+checks, a Lark grammar built at import): a ``dbt ls`` costs ~2.9 CPU-s instead of ~4.6-4.9. Measured
+and left alone, because dbt uses them: the JSON schemas dbt builds to validate its configs (~0.4
+CPU-s), networkx, agate, mashumaro; jsonschema's other optional format modules cost ~0.03 CPU-s in all.
 Every dbt process the course starts goes through here (course_core.dbt_invoke.dbt_command).
 """
 
