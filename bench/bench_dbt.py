@@ -27,9 +27,11 @@ from pathlib import Path
 
 import duckdb
 
+from course_core.dbt_invoke import dbt_command
+
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "dbt_project"
-DBT = Path(sys.executable).parent / "dbt"
+DBT = dbt_command()  # what the course runs: dbt started by course_core.dbt_cli
 WAREHOUSE_STEM = "bench"  # same file stem on both sides, so compiled "bench"."main"."x" resolves
 
 
@@ -109,8 +111,8 @@ def bench_scale(scale: float, seed: int, workdir: Path) -> dict:
     shutil.copytree(PROJECT, project, ignore=ignore)
     env = dbt_env(raw, here / "dbt" / f"{WAREHOUSE_STEM}.duckdb")
     (here / "dbt").mkdir()
-    run([str(DBT), "parse"], cwd=project, env=env)
-    build_s = run([str(DBT), "build"], cwd=project, env=env)
+    run([*DBT, "parse"], cwd=project, env=env)
+    build_s = run([*DBT, "build"], cwd=project, env=env)
     results = json.loads((project / "target" / "run_results.json").read_text())
     manifest = json.loads((project / "target" / "manifest.json").read_text())
     (here / "direct").mkdir()
@@ -151,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this file")
     args = parser.parse_args(argv)
     scales = parse_scales(args.scales)
-    if not DBT.exists():
-        fail(f"dbt not found next to this Python ({DBT}); run with .venv/bin/python")
+    if shutil.which(DBT[0]) is None:
+        fail(f"dbt not found ({DBT[0]}); run with .venv/bin/python")
     if args.workdir and args.workdir.exists() and any(args.workdir.iterdir()):
         fail(f"--workdir {args.workdir} is not empty; give a new or empty folder")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_dbt_"))

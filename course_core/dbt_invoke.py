@@ -5,7 +5,9 @@ In-process (about 0.3-0.6 s per call after the first, against 2.3 s+ for a CLI s
 notebooks and by the grader's confined worker (itself a separate, sandboxed process started by
 grader.remote, which gets the outcome back through ``DbtOutcome.to_dict``/``from_dict``). After every
 in-process call dbt-duckdb's database is closed (:func:`course_core.dbt_release.release_dbt_duckdb`),
-so no DuckDB lock outlives the call. The subprocess mode (ops workflows) needs no release at all.
+so no DuckDB lock outlives the call. The subprocess mode (ops workflows) needs no release at all; its
+dbt is dbt's own command line started by :mod:`course_core.dbt_cli` (:func:`dbt_command`), as is every
+dbt process the course starts.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ def invoke(
     (no re-parse); ``callbacks``: dbt event callbacks; ``collect``: see ``release_dbt_duckdb``.
     An exception dbt raises instead of reporting propagates (after the release).
     """
+    skip_rfc3987_import()  # a notebook kernel's first dbt call: ~1.5 CPU-s less
     from dbt.cli.main import dbtRunner
 
     args = [str(a) for a in args]
@@ -99,7 +102,7 @@ def run(args: Sequence[str], project_dir: Path, **options: Any) -> DbtOutcome:
 
 def skip_rfc3987_import() -> None:
     """Keep jsonschema (imported by dbt) from importing ``rfc3987_syntax``, which builds a Lark grammar
-    at import: about 1 CPU-s per process. jsonschema imports it only for its optional "iri" format
+    at import: about 1.5 CPU-s per process. jsonschema imports it only for its optional "iri" format
     checks, inside ``suppress(ImportError)``; neither dbt nor the grader uses them. No-op once
     jsonschema is imported."""
     if "jsonschema" not in sys.modules:
@@ -129,9 +132,26 @@ _DIE_WITH_PARENT = (
 
 
 def dbt_executable() -> str:
-    """The dbt next to the running Python (the venv), else dbt on PATH."""
-    candidate = Path(sys.executable).parent / "dbt"
-    return str(candidate) if candidate.exists() else "dbt"
+    """One executable that runs dbt, for callers that build their own command line: the venv's
+    ``dbt-light`` script (course_core.dbt_cli, installed with the course), else the dbt next to the
+    running Python (the venv), else dbt on PATH. :func:`dbt_command` needs no install."""
+    here = Path(sys.executable).parent
+    for name in ("dbt-light", "dbt"):
+        if (here / name).exists():
+            return str(here / name)
+    return "dbt"
+
+
+def dbt_command() -> list[str]:
+    """The command line that starts dbt (arguments follow): the light dbt CLI of course_core.dbt_cli
+    run by this Python when dbt is importable here, else :func:`dbt_executable`."""
+    from importlib.util import find_spec
+
+    try:
+        found = find_spec("dbt.cli") is not None
+    except ImportError:  # no dbt package at all
+        found = False
+    return [sys.executable, str(Path(__file__).with_name("dbt_cli.py"))] if found else [dbt_executable()]
 
 
 def run_subprocess(
@@ -152,7 +172,7 @@ def run_subprocess(
     target_path = Path(target_path).resolve()
     target_path.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **TELEMETRY_OFF, **(env or {})}
-    cmd = [dbt_executable(), *args, "--target-path", str(target_path),
+    cmd = [*dbt_command(), *args, "--target-path", str(target_path),
            "--log-path", str(target_path / "logs"), "--profiles-dir", str(profiles_dir or project_dir)]
     if die_with_parent and sys.platform == "linux":
         if shutil.which(cmd[0]) is None:

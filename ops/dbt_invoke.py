@@ -15,12 +15,12 @@ from pathlib import Path
 
 from course_core import dbt_invoke
 from course_core.dbt_invoke import TELEMETRY_OFF as QUIET_ENV
-from course_core.dbt_invoke import dbt_executable
+from course_core.dbt_invoke import dbt_command, dbt_executable
 from course_core.dbt_result import DbtOutcome as DbtResult
 from course_core.settings import dbt_project_dir
 
-__all__ = ["QUIET_ENV", "DbtResult", "OpsError", "cli_main", "dbt_executable", "load_json", "load_manifest",
-           "load_run_results", "project_dir_of", "run_dbt"]
+__all__ = ["QUIET_ENV", "DbtResult", "OpsError", "cli_main", "dbt_command", "dbt_executable", "load_json",
+           "load_manifest", "load_run_results", "project_dir_of", "run_dbt"]
 
 
 

@@ -173,6 +173,17 @@ def make_origin(root: Path, dest: Path, overlay: dict[str, str] | None = None,
     return dest
 
 
+# The body of the venv's `dbt`: dbt started as course_core.dbt_cli starts it, once the workflow has
+# installed the repository (`pip install -e .`); before that, dbt's own command line.
+_DBT_SCRIPT = b"""import sys
+try:
+    from course_core.dbt_cli import main
+except ImportError:
+    from dbt.cli.main import cli as main
+sys.exit(main())
+"""
+
+
 def make_venv(dest: Path) -> Path:
     """A venv at dest that sees the running (course) venv's packages through a .pth file.
 
@@ -197,7 +208,7 @@ def make_venv(dest: Path) -> Path:
         except OSError:
             continue
         target = dest / "bin" / script.name
-        target.write_bytes(f"#!{python}\n".encode() + body)
+        target.write_bytes(f"#!{python}\n".encode() + (_DBT_SCRIPT if script.name == "dbt" else body))
         target.chmod(0o755)
     return dest
 

@@ -214,8 +214,9 @@ def repoint_raw_views(root: Path) -> None:
         done = dbt_here(args, root / "dbt_project", env=scratch_env(root))
         assert done.returncode == 0, done.stdout[-3000:]
         return
-    dbt = Path(sys.executable).parent / "dbt"
-    done = run_measured([str(dbt), *args], cwd=root / "dbt_project", env=scratch_env(root), capture=False,
+    from course_core.dbt_invoke import dbt_command
+
+    done = run_measured([*dbt_command(), *args], cwd=root / "dbt_project", env=scratch_env(root), capture=False,
                         what=f"dbt run (raw views) in {root.name}")
     done.check_returncode()
 

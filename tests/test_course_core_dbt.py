@@ -1,9 +1,10 @@
 """course_core's dbt invocation layer: the dbt-duckdb privates it relies on, the result type across a
 process boundary, the two layer functions, and what the grader's confined worker must be able to import.
 
-Real dbt runs through the layer are tested where they are used (no extra dbt build here):
-test_notebooks_helpers.py (in-process, the lock released after every call), the grader tests (the
-confined worker's in-process sessions), test_ops_*.py (the subprocess mode)."""
+Real dbt runs through the layer are tested where they are used: test_notebooks_helpers.py (in-process,
+the lock released after every call), the grader tests (the confined worker's in-process sessions),
+test_ops_*.py (the subprocess mode). Here only the light dbt command line every dbt process starts
+with (course_core.dbt_cli): one build of the tiny demo project and one usage error."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from conftest import REPO
 
+from course_core.dbt_invoke import dbt_command, run_subprocess
 from course_core.dbt_layers import dag_layer, folder_layer
 from course_core.dbt_release import dbt_duckdb_version, missing_privates
 from course_core.dbt_result import DbtOutcome, NodeResult
@@ -86,3 +88,29 @@ def test_course_core_dbt_modules_import_nothing_of_the_course_above_them():
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             assert not {n.split(".")[0] for n in names} & upward, f"{path.name} imports {names}"
+
+
+def test_the_light_dbt_cli_behaves_as_dbt_without_importing_rfc3987_syntax(tmp_path):
+    """The subprocess mode (with its die-with-parent wrapper) runs course_core/dbt_cli.py: dbt's exit
+    code, artifacts and node results, and jsonschema imported without its rfc3987_syntax (import log)."""
+    from ops.demo_project import write_demo_project
+
+    project = write_demo_project(tmp_path / "demo")
+    assert dbt_command()[1:] == [str(REPO / "course_core" / "dbt_cli.py")]
+    env = {"VB_DUCKDB_PATH": str(tmp_path / "dev.duckdb"), "PYTHONPROFILEIMPORTTIME": "1"}
+    outcome = run_subprocess(["build", "--vars", "{demo_min_amount: 20}"], project, tmp_path / "target",
+                             env=env, die_with_parent=True)
+    assert outcome.returncode == 1, outcome.output[-2000:]  # dbt's exit code when a test fails
+    statuses = {node.name: node.status for node in outcome.nodes}
+    assert statuses.pop("assert_order_amount_at_least_min") == "fail"
+    assert statuses and set(statuses.values()) <= {"success", "pass", "skipped"}, statuses
+    assert (outcome.target_path / "manifest.json").is_file()
+    imported = {line.rsplit("|", 1)[-1].strip() for line in outcome.output.splitlines()
+                if line.startswith("import time:")}
+    assert {"jsonschema", "dbt.cli.main"} <= imported, "no import log: the test proves nothing"
+    # the skipped import is still logged (an attempt, refused); what it would load (its grammar, lark) is not
+    assert not {n for n in imported if n == "lark" or n.startswith("rfc3987_syntax.")}
+
+    usage = subprocess.run([*dbt_command(), "build", "--no-such-option"], cwd=project, capture_output=True,
+                           text=True, timeout=300)
+    assert usage.returncode == 2 and "Usage: dbt build [OPTIONS]" in usage.stderr, usage.stderr
