@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -216,8 +215,8 @@ def repoint_raw_views(root: Path) -> None:
         return
     from course_core.dbt_invoke import dbt_command
 
-    done = run_measured([*dbt_command(), *args], cwd=root / "dbt_project", env=scratch_env(root), capture=False,
-                        what=f"dbt run (raw views) in {root.name}")
+    done = run_measured([*dbt_command(), *args], cwd=root / "dbt_project", env=scratch_env(root),
+                        capture=False, what=f"dbt run (raw views) in {root.name}")
     done.check_returncode()
 
 
