@@ -11,7 +11,9 @@ nbclient, one kernel each, in file-name order. With ``--prior`` the notebooks of
 that come before the first chosen one run first, unmeasured (CI runs the solutions in file-name order
 in one copy: later notebooks see the answer files and models earlier ones wrote). ``--keep`` keeps
 the scratch copy; ``--from-copy DIR`` starts from a copy of such a kept folder instead of a new one
-(say, one prepared with ``--prior --keep``). The real tree is never touched. Needs `make warehouse`.
+(say, one prepared with ``--prior --keep``); ``--rev REV`` runs the chosen notebooks as they were at
+git revision REV (a before/after comparison from one tree). The real tree is never touched. Needs
+`make warehouse`.
 
 Per cell: wall seconds, and CPU seconds (user + system) of the kernel process plus every child it
 waited for (dbt, the grader's workers), read with psutil before and after the cell. Per notebook:
@@ -25,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -140,6 +143,7 @@ def main(argv: list[str]) -> int:
                         help="first run (unmeasured) the notebooks before the first chosen one")
     parser.add_argument("--from-copy", type=Path, help="start from a copy of this kept scratch folder")
     parser.add_argument("--keep", action="store_true", help="keep the scratch copy and print its path")
+    parser.add_argument("--rev", help="run the chosen notebooks as they were at this git revision")
     parser.add_argument("--top", type=int, default=10, help="cells shown, slowest first (0: all)")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
     parser.add_argument("--json", type=Path, help="also write the per-cell records to this JSON file")
@@ -161,7 +165,12 @@ def main(argv: list[str]) -> int:
             shutil.copytree(args.from_copy, scratch, symlinks=True)
         else:
             copy_workspace(scratch, warehouse)
-        print(f"{args.edition}/ in {scratch}; load average {os.getloadavg()[0]:.2f}")
+        for path in chosen if args.rev else []:
+            old = subprocess.run(["git", "show", f"{args.rev}:{args.edition}/{path.name}"], cwd=REPO,
+                                 capture_output=True, check=True).stdout
+            (scratch / args.edition / path.name).write_bytes(old)
+        print(f"{args.edition}/ in {scratch}{' at ' + args.rev if args.rev else ''}; "
+              f"load average {os.getloadavg()[0]:.2f}")
         for path in prior:
             _, error, wall = execute(scratch / args.edition / path.name, args.timeout, scratch)
             failed_prior = f"; FAILED: {error}" if error else ""
