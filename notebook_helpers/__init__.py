@@ -14,7 +14,17 @@ from notebook_helpers.dbt_run import run_dbt as dbt
 from notebook_helpers.errors import HelperError
 from notebook_helpers.magics import load_ipython_extension, unload_ipython_extension
 from notebook_helpers.misc import not_done_yet
-from notebook_helpers.queries import Memory, Timing, memory_model, profile, query, time_model, time_query
+from notebook_helpers.queries import (
+    Memory,
+    ModelRuns,
+    Timing,
+    measure_model,
+    memory_model,
+    profile,
+    query,
+    time_model,
+    time_query,
+)
 from notebook_helpers.release import release_all, release_dbt_duckdb
 
 __all__ = [
@@ -29,6 +39,8 @@ __all__ = [
     "load_ipython_extension",
     "model_exists",
     "Memory",
+    "ModelRuns",
+    "measure_model",
     "memory_model",
     "model_overview",
     "not_done_yet",

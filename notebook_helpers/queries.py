@@ -155,12 +155,23 @@ class Memory:
         return f"Memory(median={self.median / 2**20:.1f} MiB, runs={len(self.runs)})"
 
 
-def memory_model(model: str, runs: int = 3) -> Memory:
-    """Peak memory to build ``model``, measured like ``time_model`` (compiled SQL as a temp table).
+@dataclass(frozen=True)
+class ModelRuns:
+    """Seconds and peak memory of the same runs of a model (``measure_model``)."""
 
-    Each run is profiled by DuckDB: its ``system.peak_buffer_memory`` is the most memory DuckDB's
-    buffer manager held at once during the run (hash tables, sorts, the result; bytes spilled to
-    disk under a memory limit are not in it). Machine- and thread-dependent: print it in a cell
+    time: Timing
+    memory: Memory
+
+
+def measure_model(model: str, runs: int = 3) -> ModelRuns:
+    """Time AND peak memory of ``runs`` builds of ``model``, each run measured once for both.
+
+    Like ``time_model`` (compiled SQL as ``CREATE OR REPLACE TEMP TABLE``, warehouse untouched),
+    but every run is profiled by DuckDB: its wall seconds go into ``.time``, its
+    ``system.peak_buffer_memory`` (the most memory DuckDB's buffer manager held at once: hash
+    tables, sorts, the result; bytes spilled to disk under a memory limit are not in it) into
+    ``.memory``. One set of runs instead of two for a slow model. The profiler adds the same small
+    overhead to every model measured this way. Machine- and thread-dependent: print it in a cell
     tagged ``nbval-ignore-output``.
     """
     from notebook_helpers.dbt_project import compiled_sql
@@ -170,21 +181,32 @@ def memory_model(model: str, runs: int = 3) -> Memory:
     sql = compiled_sql(model)
     if sql is None:
         raise HelperError(f"Could not compile model {model!r}: see the dbt error printed above.")
-    peaks = []
+    times, peaks = [], []
     with tempfile.TemporaryDirectory() as tmp, short_connection() as con:
         out = Path(tmp) / "profile.json"
         for _ in range(runs):
             con.execute("PRAGMA enable_profiling = 'json'")
             con.execute(f"SET profiling_output = '{out}'")
+            start = time.perf_counter()
             try:
-                con.execute(f"CREATE OR REPLACE TEMP TABLE __memory_model AS {sql}").fetchall()
+                con.execute(f"CREATE OR REPLACE TEMP TABLE __measure_model AS {sql}").fetchall()
             except Exception as error:  # noqa: BLE001
                 raise _failed(error) from None
             finally:
+                times.append(time.perf_counter() - start)
                 con.execute("PRAGMA disable_profiling")
-            con.execute("DROP TABLE IF EXISTS __memory_model")
+            con.execute("DROP TABLE IF EXISTS __measure_model")
             system = json.loads(out.read_text()).get("system", {})
             if "peak_buffer_memory" not in system:
                 raise HelperError("This DuckDB version does not report peak_buffer_memory in its profile.")
             peaks.append(int(system["peak_buffer_memory"]))
-    return Memory(int(statistics.median(peaks)), peaks)
+    return ModelRuns(Timing(statistics.median(times), times), Memory(int(statistics.median(peaks)), peaks))
+
+
+def memory_model(model: str, runs: int = 3) -> Memory:
+    """Peak memory to build ``model``, measured like ``time_model`` (compiled SQL as a temp table).
+
+    Each run is profiled by DuckDB (see ``measure_model``, which also returns the seconds of the
+    same runs). Machine- and thread-dependent: print it in a cell tagged ``nbval-ignore-output``.
+    """
+    return measure_model(model, runs).memory

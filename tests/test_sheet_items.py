@@ -42,23 +42,25 @@ def _cell_with(cells: list[dict], needle: str) -> dict:
 
 def test_5_1_measures_peak_memory_of_both_models_like_time():
     cells = _cells("5_1_optimize_model.ipynb")
-    cell = _cell_with(cells, "memory_model(")
-    assert "memory_model(ORIGINAL" in _text(cell) and "memory_model(OPTIMIZED" in _text(cell)
+    runs = _cell_with(cells, "measure_model(")                    # time and memory from the same runs
+    assert "measure_model(ORIGINAL" in _text(runs) and "measure_model(OPTIMIZED" in _text(runs)
+    cell = _cell_with(cells, "runs.memory")
     assert "nbval-ignore-output" in cell["metadata"].get("tags", [])          # machine-dependent
     shown = _output(cell)
     assert "int_customer_behavior_optimized" in shown and "peak memory" in shown and "MiB" in shown
 
 
 def test_memory_model_reports_duckdb_peak_memory(tmp_path, monkeypatch):
-    from notebook_helpers import dbt_project, memory_model
+    from notebook_helpers import dbt_project, measure_model, memory_model
 
     monkeypatch.setenv("VB_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
     duckdb.connect(str(tmp_path / "w.duckdb")).close()
     models = {"small": "select 1 as x",
               "big": "select k, count(*) as n from range(1000000) t(k) group by k"}
     monkeypatch.setattr(dbt_project, "compiled_sql", lambda model: models[model])
-    small, big = memory_model("small", runs=2), memory_model("big", runs=2)
-    assert len(small.runs) == 2 and len(big.runs) == 2
+    small, both = memory_model("small", runs=2), measure_model("big", runs=2)
+    big = both.memory                                          # and the seconds of the same two runs
+    assert len(small.runs) == 2 and len(big.runs) == 2 and len(both.time.runs) == 2
     assert big.median > 10 * max(small.median, 2**20)         # a million-group hash table vs nothing
 
 
