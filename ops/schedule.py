@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ops.dbt_invoke import OpsError, cli_main, load_manifest, project_dir_of, run_dbt
+from ops.dbt_invoke import QUIET_ENV, OpsError, cli_main, load_manifest, project_dir_of
 
 
 @dataclass(frozen=True)
@@ -139,11 +142,35 @@ def validate(
     return sorted(findings, key=lambda f: (f.model, f.kind, f.detail))
 
 
+# One dbt process for every tier: parse once, then `dbt ls --selector <tier>` in-process on that
+# manifest (dbt's own selection), instead of one process (start-up and parse) per tier.
+_LIST_TIERS = """
+import json, sys
+from dbt.cli.main import dbtRunner
+project, target_path, tiers = sys.argv[1], sys.argv[2], sys.argv[3:]
+common = ["--project-dir", project, "--profiles-dir", project, "--target-path", target_path,
+          "--log-path", target_path + "/logs", "--quiet"]
+parsed = dbtRunner().invoke(["parse", *common])
+if not parsed.success:
+    sys.exit("dbt parse failed: " + " ".join(str(parsed.exception or "see the output above").split()))
+runner = dbtRunner(manifest=parsed.result)
+for tier in tiers:
+    res = runner.invoke(["ls", "--selector", tier, "--resource-type", "model", "--output", "json",
+                         "--output-keys", "unique_id", *common])
+    if not res.success:
+        said = " ".join(str(res.exception or "see its output").split())
+        sys.exit(f"dbt ls --selector {tier} failed: {said}")
+    models = [json.loads(line)["unique_id"] for line in res.result]
+    print("TIER " + json.dumps({"tier": tier, "models": models}), flush=True)
+"""
+
+
 def tier_membership(
     project_dir: str | Path | None = None,
     tiers: tuple[Tier, ...] = TIERS,
 ) -> tuple[dict[str, set[str]], dict]:
-    """Models of each tier (`dbt ls --selector`) and the manifest dbt wrote while listing."""
+    """Models of each tier (`dbt ls --selector`, one dbt process for all tiers) and the manifest
+    dbt wrote while parsing."""
     project = project_dir_of(project_dir)
     if not (project / "selectors.yml").is_file():
         raise OpsError(
@@ -151,28 +178,18 @@ def tier_membership(
         )
     membership = {}
     with tempfile.TemporaryDirectory(prefix="ops-schedule-") as tmp:
-        for tier in tiers:
-            res = run_dbt(
-                [
-                    "ls",
-                    "--selector",
-                    tier.name,
-                    "--resource-type",
-                    "model",
-                    "--output",
-                    "json",
-                    "--output-keys",
-                    "unique_id",
-                    "-q",
-                ],
-                project,
-                Path(tmp),
-            )
-            if not res.ok:
-                raise OpsError(f"dbt ls --selector {tier.name} failed: {res.last_lines(1)}")
-            membership[tier.name] = {
-                json.loads(line)["unique_id"] for line in res.stdout.splitlines() if line.startswith("{")
-            }
+        done = subprocess.run(
+            [sys.executable, "-c", _LIST_TIERS, str(project), tmp, *(t.name for t in tiers)],
+            cwd=project, env={**os.environ, **QUIET_ENV}, capture_output=True, text=True, check=False,
+        )
+        for line in done.stdout.splitlines():
+            if line.startswith("TIER {"):
+                listed = json.loads(line[5:])
+                membership[listed["tier"]] = set(listed["models"])
+        if done.returncode or len(membership) != len(tiers):
+            said = [line for line in (done.stdout + "\n" + done.stderr).splitlines()
+                    if line.strip() and not line.startswith(("TIER {", "{"))]
+            raise OpsError(said[-1] if said else f"dbt exited with code {done.returncode}")
         manifest = load_manifest(Path(tmp) / "manifest.json")
     return membership, manifest
 
