@@ -40,13 +40,8 @@ from nbclient.exceptions import CellExecutionError
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+from bench_notebooks import fail, pick  # noqa: E402 - the same notebook choice and one-line errors
 from conftest import copy_workspace, scratch_env  # noqa: E402
-
-
-def fail(message: str) -> None:
-    """Print a one-line error and exit 2."""
-    print(f"bench_notebook_cells: {message}", file=sys.stderr)
-    raise SystemExit(2)
 
 
 def kernel_cpu(process: psutil.Process) -> float:
@@ -87,17 +82,6 @@ class TimedClient(NotebookClient):
                 "wall_seconds": round(time.perf_counter() - started, 2),
                 "cpu_seconds": round(self.kernel_total - cpu, 2),
             })
-
-
-def pick(folder: Path, prefixes: list[str]) -> list[Path]:
-    """Notebooks of ``folder`` in file-name order, only those starting with one of ``prefixes``."""
-    every = sorted(folder.glob("*.ipynb"))
-    chosen = [p for p in every if any(p.name.startswith(prefix) for prefix in prefixes)]
-    unknown = [prefix for prefix in prefixes if not any(p.name.startswith(prefix) for p in every)]
-    if unknown or not chosen:
-        fail(f"no notebook in {folder.name}/ starts with {', '.join(unknown or prefixes)} "
-             f"(have: {', '.join(p.stem for p in every)})")
-    return chosen
 
 
 def execute(path: Path, timeout: int, root: Path) -> tuple[TimedClient, str | None, float]:

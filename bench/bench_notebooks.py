@@ -57,7 +57,7 @@ except CellExecutionError as error:
 
 def fail(message: str) -> None:
     """Print a one-line error and exit 2."""
-    print(f"bench_notebooks: {message}", file=sys.stderr)
+    print(f"{Path(sys.argv[0]).stem}: {message}", file=sys.stderr)  # this script or bench_notebook_cells
     raise SystemExit(2)
 
 

@@ -146,6 +146,8 @@ def validate(
 # manifest (dbt's own selection), instead of one process (start-up and parse) per tier.
 _LIST_TIERS = """
 import json, sys
+from course_core.dbt_invoke import skip_rfc3987_import
+skip_rfc3987_import()  # the light start-up every dbt process of the course gets (course_core.dbt_cli)
 from dbt.cli.main import dbtRunner
 project, target_path, tiers = sys.argv[1], sys.argv[2], sys.argv[3:]
 common = ["--project-dir", project, "--profiles-dir", project, "--target-path", target_path,
