@@ -105,6 +105,13 @@ def reference_index(reference: Path | None) -> dict[tuple[str, str], Path]:
     return {(r["schema"].lower(), r["name"].lower()): reference / r["file"] for r in rows}
 
 
+def _name_parts(raw: str) -> list[str]:
+    """The lower-case, unquoted parts of a relation name as ``duckdb.get_table_names`` gives it
+    (``catalog.schema.name``, ``schema.name`` or ``name``; a trailing ``AS alias`` dropped)."""
+    name = re.split(r"\s+as\s+", raw, maxsplit=1, flags=re.IGNORECASE)[0].strip()
+    return [p.strip('"').lower() for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', name)]
+
+
 class TrustedConnection:
     """What checks get as a connection while grading: ``sql``/``execute`` like DuckDB's, but each
     relation of the submission a statement names is first exported by the worker and mapped in. The
@@ -199,8 +206,7 @@ class TrustedConnection:
         unneeded view costs only its creation)."""
         if not self.reference_pending:
             return
-        name = re.split(r"\s+as\s+", raw, maxsplit=1, flags=re.IGNORECASE)[0].strip()
-        parts = [p.strip('"').lower() for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', name)]
+        parts = _name_parts(raw)
         if len(parts) == 3:
             candidates = [(parts[1], parts[2])] if parts[0] == REFERENCE_CATALOG else []
         elif len(parts) == 2:
@@ -224,8 +230,7 @@ class TrustedConnection:
             self._map_reference(key)
 
     def _target(self, raw: str) -> tuple[str, str] | None:
-        name = re.split(r"\s+as\s+", raw, maxsplit=1, flags=re.IGNORECASE)[0].strip()
-        parts = [p.strip('"').lower() for p in re.findall(r'"(?:[^"]|"")*"|[^.]+', name)]
+        parts = _name_parts(raw)
         if len(parts) == 3:
             return (parts[1], parts[2]) if parts[0] == SUBMISSION_CATALOG else None
         if len(parts) == 2:
