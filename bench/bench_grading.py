@@ -38,9 +38,11 @@ def p90(values: list[float]) -> float:
 
 
 def cpu_of(timings: Any) -> float:
-    """CPU seconds of one submission (its report's timings): trusted grading process + untrusted worker."""
+    """CPU seconds of one submission (its report's timings): trusted grading process + untrusted worker
+    (+ its share of the batch's worker fork server, grader.zygote, when there is one)."""
     t = timings or {}
-    return float(t.get("trusted_cpu") or 0.0) + float(t.get("worker_cpu") or 0.0)
+    return (float(t.get("trusted_cpu") or 0.0) + float(t.get("worker_cpu") or 0.0)
+            + float(t.get("zygote_cpu") or 0.0))
 
 
 def make_course(tmp: Path) -> Path:
@@ -79,6 +81,9 @@ def print_breakdown(reports: list[Any]) -> None:
         print(f"    {ex:<10} {wall:8.1f} {trusted:14.1f} {worker:13.1f}")
     print(f"    {'start-up, staging, first parse, close (CPU)':<48} {setup_cpu:6.1f}  (trusted "
           f"{setup_trusted:.1f}, worker {setup_cpu - setup_trusted:.1f})")
+    zygote = statistics.mean(float(t.get("zygote_cpu") or 0.0) for t in timed)
+    if zygote:
+        print(f"    {'share of the batch worker fork server (CPU)':<48} {zygote:6.1f}  (its imports)")
     print(f"    {'kind of work':<44} {'calls':>6} {'wall s':>8} {'worker CPU s':>13}")
     kinds: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for t in timed:
@@ -160,8 +165,14 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--shards", type=int, default=2, help="0 = skip the shard/merge measurement")
     parser.add_argument("--scale", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=2027)
+    parser.add_argument("--no-fork-server", action="store_true",
+                        help="start every worker afresh, as before grader.zygote (for a before/after)")
     args = parser.parse_args(argv)
     os.environ["VB_GRADER_TIMINGS"] = "1"  # read by grader.timing in every grading process
+    if args.no_fork_server:
+        import grader.batch
+
+        grader.batch.start_zygote = lambda *_args: None
     from grader.preparation import prepare
 
     with tempfile.TemporaryDirectory(prefix="vb-bench-") as tmp:

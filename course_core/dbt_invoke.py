@@ -58,12 +58,14 @@ def invoke(
     callbacks: Sequence[Callable[[Any], None]] = (),
     capture: bool = False,
     collect: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[Any, str]:
     """Run ``dbt <args>`` in this process with ``project_dir`` as working directory, then release
     dbt-duckdb's database whatever happened. Returns (dbtRunnerResult, what dbt printed if ``capture``).
 
     ``flags`` go right after the command (``["--quiet"]``); ``manifest``: a parsed manifest to reuse
-    (no re-parse); ``callbacks``: dbt event callbacks; ``collect``: see ``release_dbt_duckdb``.
+    (no re-parse); ``callbacks``: dbt event callbacks; ``collect``: see ``release_dbt_duckdb``;
+    ``env``: variables set in ``os.environ`` while dbt runs (what a subprocess would get; restored after).
     An exception dbt raises instead of reporting propagates (after the release).
     """
     skip_rfc3987_import()  # a notebook kernel's first dbt call: ~1.5 CPU-s less
@@ -75,7 +77,9 @@ def invoke(
     runner = dbtRunner(manifest=manifest, callbacks=list(callbacks))
     buffer = io.StringIO()
     here = os.getcwd()
+    saved = {key: os.environ.get(key) for key in env or {}}
     try:
+        os.environ.update(env or {})
         os.chdir(project_dir)
         if capture:
             with redirect_stdout(buffer), redirect_stderr(buffer):
@@ -84,6 +88,11 @@ def invoke(
             result = runner.invoke(command)
     finally:
         os.chdir(here)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         release_dbt_duckdb(collect=collect)
     return result, buffer.getvalue()
 

@@ -91,7 +91,7 @@ def hidden_paths(setup: GradingSetup, course_root: Path | None) -> list[str]:
 
 
 def grade_one(sub: Submission, setup: GradingSetup, timeout: float, scratch_root: Path, *,
-              level: str = "", hide: list[str] | None = None) -> SubmissionReport:
+              level: str = "", hide: list[str] | None = None, zygote: Path | None = None) -> SubmissionReport:
     """The full report of one submission."""
     answers = sub.answers()
     started = time.monotonic()
@@ -101,7 +101,7 @@ def grade_one(sub: Submission, setup: GradingSetup, timeout: float, scratch_root
         else:
             job = {"setup": json.loads(setup.to_json()), "answers": answers.to_dict(), "timeout": timeout,
                    "scratch_root": str(scratch_root), "isolation": level or None, "hide": hide or [],
-                   "parent": os.getpid()}
+                   "parent": os.getpid(), "zygote": str(zygote) if zygote else None}
             result = run_worker(job, timeout, Path(tmp))
     exercises = result.exercises or empty_exercises(answers, result.message or "not graded")
     return SubmissionReport(
@@ -179,15 +179,21 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
                 f"isolation of submitted code: {level}")
             if level == "rlimits-only":
                 log(WARNING)
+            zygote = start_zygote(level, scratch_root, log, Path(setup.base) / "dbt_project")
             try:
                 reports = _grade_all(
-                    submissions, lambda s: grade_one(s, setup, timeout, scratch_root, level=level, hide=hide),
+                    submissions, lambda s: grade_one(s, setup, timeout, scratch_root, level=level, hide=hide,
+                                                     zygote=zygote.socket if zygote else None),
                     jobs)
+                if zygote is not None:
+                    share_zygote_cpu(zygote.cpu_seconds(), reports)
             except OSError as error:  # the grader's own writes in the scratch folder (job files, logs)
                 if is_disk_full(error):
                     raise DiskFull(tempfile.gettempdir()) from None
                 raise
             finally:
+                if zygote is not None:
+                    zygote.stop()
                 shutdown.remove_scratch(scratch_root)
         finally:
             discard(setup)
@@ -202,6 +208,31 @@ def grade_batch(paths: list[Path], out: Path, *, jobs: int = 1, timeout: float =
             shards.write_record(out, shards.shard_record(shard, everyone, [s.name for s in submissions],
                                                          settings))
     return reports
+
+
+def start_zygote(level: str, scratch_root: Path, log: Callable[[str], None], base_project: Path) -> Any:
+    """The batch's pre-imported worker fork server (``bubblewrap+uid`` only; grader.zygote), or None
+    when it cannot start (workers then start as fresh processes, confined the same way)."""
+    if level != "bubblewrap+uid":
+        return None
+    from grader.isolation import worker_env
+    from grader.zygote import Zygote
+
+    zygote = Zygote(scratch_root / "zygote")
+    try:
+        zygote.start(worker_env(zygote.folder, zygote.folder), base_project)
+    except OSError as error:
+        log(f"worker fork server unavailable ({error}): starting each worker afresh")
+        zygote.stop()
+        return None
+    return zygote
+
+
+def share_zygote_cpu(cpu: float, reports: list[SubmissionReport]) -> None:
+    """(benchmark timings only) The fork server's CPU seconds shared out over the submissions it served."""
+    timed = [r for r in reports if r.timings]
+    for report in timed:
+        report.timings["zygote_cpu"] = cpu / len(timed)  # type: ignore[index]
 
 
 def _make_folder(out: Path | None) -> Path:

@@ -38,6 +38,7 @@ class CheckContext:
         scratch_dir: Path | None = None,
         connect: Callable[[], duckdb.DuckDBPyConnection] | None = None,
         manifest: dict | None = None,
+        shared: dict[str, Any] | None = None,
     ):
         self.exercise = exercise
         self.answers = answers
@@ -52,6 +53,9 @@ class CheckContext:
         self._manifest = manifest
         self._builds: dict[tuple[str, ...], DbtOutcome] = {}
         self.cache: dict[str, Any] = {}
+        # shared by the exercises of one submission graded in one workspace (None otherwise):
+        # e.g. one arrival replay for 5.2 and the bonus (grader.shared_replay)
+        self.shared = shared
 
     @property
     def reference_answers(self) -> Answers:

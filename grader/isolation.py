@@ -163,9 +163,11 @@ def worker_module_paths() -> list[Path]:
     return [package_dir() / n for n in WORKER_MODULES] + [core_dir() / n for n in CORE_WORKER_MODULES]
 
 
-def launch_command(level: str, config: dict[str, Any], *, stage: Path, box: Path, inbox: Path) -> list[str]:
-    """argv that starts the untrusted worker at ``level`` (``config`` goes to grader.untrusted)."""
-    worker = [sys.executable, "-P", "-m", "grader.untrusted", json.dumps(config, sort_keys=True)]
+def launch_command(level: str, config: dict[str, Any], *, stage: Path, box: Path, inbox: Path,
+                   command: list[str] | None = None) -> list[str]:
+    """argv that starts the untrusted worker at ``level`` (``config`` goes to grader.untrusted);
+    ``command``: run that in the same sandbox instead (grader.zygote's launcher)."""
+    worker = command or [sys.executable, "-P", "-m", "grader.untrusted", json.dumps(config, sort_keys=True)]
     if "bubblewrap" not in level:
         return worker
     bwrap = bwrap_path()

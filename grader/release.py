@@ -39,7 +39,7 @@ GRADER_ROOTS = ("grader/__init__.py", "grader/__main__.py", "grader/cli.py", "gr
 # Modules that must never reach interns (grading, reference, release, final grades).
 INSTRUCTOR_ONLY = ("grader.assign", "grader.batch", "grader.worker", "grader.preparation",
                    "grader.submissions", "grader.outputs", "grader.release", "grader.public_checks",
-                   "grader.finalize", "grader.manual_scores", "grader.shards")
+                   "grader.finalize", "grader.manual_scores", "grader.shards", "grader.zygote")
 # copied whole (tracked files)
 PACKAGES = ("course_core", "datasets", "notebook_helpers", "ops", "stakeholder_docs")
 # course developers only: re-executes solutions/; names the grader's (hidden data) cache

@@ -11,6 +11,7 @@ Nothing is ever ATTACHed into, or opened from, a database a submission built.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
 import os
@@ -320,9 +321,12 @@ class UntrustedWorker:
     trusted DuckDB's spill), ``worker.log``.
     """
 
-    def __init__(self, folder: Path, *, level: str, cpu_seconds: float, hide: list[str]):
+    def __init__(self, folder: Path, *, level: str, cpu_seconds: float, hide: list[str],
+                 zygote: Path | None = None):
         self.folder = folder
         self.level = level
+        # the batch's fork server (grader.zygote): a pre-imported worker forked into the same sandbox
+        self.zygote = zygote if level == "bubblewrap+uid" else None
         self.own_uid = "uid" in level
         self.uid = isolation.UID_BASE + os.getpid() if self.own_uid else os.getuid()
         self.gid = self.uid if self.own_uid else os.getgid()
@@ -356,10 +360,18 @@ class UntrustedWorker:
             isolation.chown_tree(self.box, self.uid, self.gid)
         log = open(self.folder / "worker.log", "wb")  # noqa: SIM115 - closed in close()
         self._log = log
-        self.proc = subprocess.Popen(
-            self._argv(self._config()), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-            cwd=self.box, env=isolation.worker_env(self.box / "home", self.box / "tmp"), close_fds=True,
-        )
+        if self.zygote is not None:
+            try:
+                self.proc = self._fork(self._config(), log)  # type: ignore[assignment]
+            except WorkerDied as failed:  # no fork server (it died): a fresh worker, confined the same way
+                log.write(f"{failed}: starting the worker afresh\n".encode())
+                log.flush()
+                self.zygote = None
+        if self.zygote is None:
+            self.proc = subprocess.Popen(
+                self._argv(self._config()), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                cwd=self.box, env=isolation.worker_env(self.box / "home", self.box / "tmp"), close_fds=True,
+            )
         register(self.proc)
         hello = self.request("hello")
         if self.own_uid and hello.get("uid") != self.uid:
@@ -387,10 +399,34 @@ class UntrustedWorker:
     def _argv(self, config: dict[str, Any]) -> list[str]:
         return isolation.launch_command(self.level, config, stage=self.stage, box=self.box, inbox=self.inbox)
 
+    def _fork(self, config: dict[str, Any], log: Any) -> Any:
+        """The worker forked by the zygote into this worker's own sandbox (grader.zygote: instructor-only,
+        not in the intern edition, so imported by name; only a batch sets ``self.zygote``)."""
+        zygote = importlib.import_module("grader.zygote")
+
+        sandbox = isolation.launch_command(self.level, config, stage=self.stage, box=self.box,
+                                           inbox=self.inbox, command=zygote.LAUNCHER)
+        env = isolation.worker_env(self.box / "home", self.box / "tmp")
+        try:
+            return zygote.ForkedWorker(self.zygote, sandbox, config, env, log, self.box)
+        except zygote.ForkFailed as failed:
+            raise WorkerDied(str(failed)) from None
+
     def probe(self, paths: list[str]) -> dict[str, Any]:
         """Start a worker exactly as for grading (after ``start``), but have it report what it can
         read (``paths``), its uid, environment and limits, then exit: the isolation, tested."""
         config = {**self._config(), "probe": paths}
+        if self.zygote is not None:
+            with open(self.folder / "probe.log", "wb") as log:
+                proc = self._fork(config, log)
+                out = proc.stdout.read()
+                code = proc.wait(timeout=120)
+                proc.stdin.close()
+                proc.stdout.close()
+            if code != 0:
+                text = (self.folder / "probe.log").read_text(errors="replace")
+                raise WorkerDied(f"probe failed: {text[-2000:]}")
+            return json.loads(out)
         done = subprocess.run(self._argv(config), capture_output=True, cwd=self.box, check=False, timeout=120,
                               env=isolation.worker_env(self.box / "home", self.box / "tmp"))
         if done.returncode != 0:

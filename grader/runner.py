@@ -14,6 +14,7 @@ from grader.context import CheckContext
 from grader.dbt_runner import short_message
 from grader.exercises import registry
 from grader.report import CheckResult, ExampleRow, ExerciseReport, ManualAnswer
+from grader.shared_replay import replay_with_bonus
 
 if TYPE_CHECKING:  # the intern edition has no grading modules (python -m grader release)
     from grader.preparation import GradingSetup
@@ -63,7 +64,8 @@ def manual_entries(exercise: Exercise, answers: Answers) -> tuple[ManualAnswer, 
 
 def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeout: float = 600.0,
                   hide: list[str] | None = None, level: str | None = None,
-                  stats: dict[str, float] | None = None) -> tuple[dict[str, ExerciseReport], str]:
+                  stats: dict[str, float] | None = None,
+                  zygote: Path | None = None) -> tuple[dict[str, ExerciseReport], str]:
     """Grade every exercise of one submission: (the ``exercises`` part of report.json, isolation level).
 
     Check code runs here (trusted); everything that runs the submission's files runs in one
@@ -77,7 +79,7 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
     from grader.remote import REFERENCE_DATA, ReferenceData, UntrustedWorker
 
     level = level or isolation_level()
-    worker = UntrustedWorker(scratch, level=level, cpu_seconds=timeout, hide=hide or [])
+    worker = UntrustedWorker(scratch, level=level, cpu_seconds=timeout, hide=hide or [], zygote=zygote)
     reference = ReferenceData(Path(setup.folder) / REFERENCE_DATA, worker)
     scrub = [str(scratch), str(Path(setup.folder))]
     exercises: dict[str, ExerciseReport] = {}
@@ -88,6 +90,9 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
         ws = worker.stage_workspace("main", Path(setup.base), answers.files)
         ws.reference_dir = reference.folder
         parsed = screened_parse(ws, answers, base_project)  # intake: manifest re-check (hooks, names)
+        # one submission's state shared by exercises graded in the same workspace; the shared arrival
+        # replay comes from here (grader.shared_replay imports the exercises, they do not import it)
+        shared: dict = {"replay_with_bonus": replay_with_bonus}
         for ex_id, exercise in registry().items():
             ex_ws, ex_parsed = ws, parsed
             if not parsed.success and exercise.checks:
@@ -98,7 +103,7 @@ def grade_answers(answers: Answers, setup: GradingSetup, scratch: Path, *, timeo
             ctx = CheckContext(
                 ex_id, answers, workspace=ex_ws, reference=reference if reference.available() else None,
                 arrival_files=[Path(p) for p in setup.arrival_files], base_raw_dir=Path(setup.raw_dir),
-                scratch_dir=scratch,
+                scratch_dir=scratch, shared=shared if ex_ws is ws else None,
             )
             checks: list[CheckResult] = []
             timer = timing.exercise(ex_id, worker._worker_cpu)

@@ -233,22 +233,55 @@ def probe(paths: list[str]) -> dict[str, Any]:
     limits = {name: resource.getrlimit(getattr(resource, f"RLIMIT_{name.upper()}"))[0]
               for name in ("cpu", "as", "fsize", "nofile", "nproc")}
     return {"readable": readable, "uid": os.getuid(), "gid": os.getgid(), "env": dict(os.environ),
-            "limits": limits}
+            "limits": limits, "ppid": os.getppid(), "processes": _reach_processes()}
+
+
+def _reach_processes() -> dict[str, dict[str, Any]]:
+    """Every other process this one can see: its command line, and whether it may signal or ptrace it."""
+    import ctypes
+    import errno
+
+    libc = isolation._libc()
+    seen: dict[str, dict[str, Any]] = {}
+    for name in sorted(n for n in os.listdir("/proc") if n.isdigit() and int(n) != os.getpid()):
+        pid = int(name)
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                cmdline = handle.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            cmdline = ""
+        try:
+            os.kill(pid, 0)
+            signal_result = "allowed"
+        except OSError as error:
+            signal_result = errno.errorcode.get(error.errno or 0, str(error.errno))
+        ctypes.set_errno(0)
+        if libc.ptrace(16, pid, None, None) == 0:  # PTRACE_ATTACH
+            libc.ptrace(17, pid, None, None)  # PTRACE_DETACH
+            ptrace_result = "allowed"
+        else:
+            ptrace_result = errno.errorcode.get(ctypes.get_errno(), "?")
+        seen[name] = {"cmdline": cmdline, "signal": signal_result, "ptrace": ptrace_result}
+    return seen
 
 
 def main(argv: list[str]) -> int:
     """Confine, then serve requests until stdin closes or a ``quit`` request."""
-    config = json.loads(argv[0])
+    return serve(json.loads(argv[0]), sys.stdin)
+
+
+def serve(config: dict[str, Any], requests: Any) -> int:
+    """Confine, then answer each request line of ``requests`` (also how grader.zygote's forks start)."""
     _confine(config)
     if "probe" in config:
-        print(json.dumps(probe(config["probe"])))
+        print(json.dumps(probe(config["probe"])), flush=True)
         return 0
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # anything dbt or DuckDB prints goes to the log, never into the protocol
     sys.stdout = sys.stderr
     os.environ.update(isolation.TELEMETRY_OFF)
     worker = Worker(config)
-    for line in sys.stdin:
+    for line in requests:
         request = json.loads(line)
         op = request.get("op")
         if op == "quit":

@@ -44,7 +44,8 @@ def main(argv: list[str]) -> int:
         try:
             exercises, level = grade_answers(answers, setup, Path(scratch), level=level,
                                              timeout=float(job.get("timeout", 600)), hide=job.get("hide", []),
-                                             stats=stats)
+                                             stats=stats,
+                                             zygote=Path(job["zygote"]) if job.get("zygote") else None)
             result = WorkerResult("ok", isolation=level, exercises=exercises,
                                   problems=tuple(answers.problems),
                                   worker_cpu_seconds=stats.get("worker_cpu_seconds", 0.0),

@@ -10,6 +10,7 @@ closed and their engine's pool disposed the same way, and reconnect at their nex
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 from course_core.dbt_invoke import TELEMETRY_OFF
@@ -186,6 +187,12 @@ def _detach_sqlalchemy(conn: Any) -> None:
     conn._connection_sqlalchemy = _LazySqlAlchemy(engine, not conn._requires_manual_commit)
 
 
+def _jupysql_imported() -> bool:
+    """jupysql holds connections only once this process imported it (``%load_ext``, ``%sql``): a self-check
+    or a script has nothing of it to release, and need not import it (~2 CPU-s) to find that out."""
+    return "sql.connection" in sys.modules
+
+
 def detach() -> None:
     """Release the warehouse without forgetting ``%sql``'s connections (they reconnect lazily)."""
     lazy = _state["lazy"]
@@ -196,6 +203,8 @@ def detach() -> None:
         if own is not None:
             _park_result_sets(own)
         lazy.close()
+    if not _jupysql_imported():
+        return
     try:
         from sql.connection import ConnectionManager
         from sql.connection.connection import SQLAlchemyConnection
@@ -237,6 +246,8 @@ def connect() -> str | None:
 def disconnect() -> None:
     """Release every jupysql connection: ours and URL ones reconnect at next use, others close."""
     detach()
+    if not _jupysql_imported():
+        return
     try:
         from sql.connection import ConnectionManager
         from sql.connection.connection import SQLAlchemyConnection

@@ -22,9 +22,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from course_core import dbt_invoke
 from course_core import manifest as dbt_manifest
+from course_core.dbt_invoke import TELEMETRY_OFF
 from course_core.dbt_layers import FOLDER_LAYERS, folder_layer
-from ops.dbt_invoke import OpsError, cli_main, load_manifest, load_run_results, project_dir_of, run_dbt
+from ops.dbt_invoke import OpsError, cli_main, load_manifest, load_run_results, project_dir_of
 
 LAYER_ORDER = FOLDER_LAYERS
 layer_of = folder_layer  # the model's folder layer, marts/core as "core" (not the DAG drawing's layer)
@@ -38,7 +40,11 @@ def run_builds(
     target: str = "dev",
     extra_args: Sequence[str] = (),
 ) -> list[Path]:
-    """Run `dbt build` n times; keep each run_results.json (run_results_<i>.json) and the manifest."""
+    """Run `dbt build` n times; keep each run_results.json (run_results_<i>.json) and the manifest.
+
+    dbt runs inside this process (course_core.dbt_invoke.run): no dbt process to start per build, and
+    the warehouse is released after each. Each build parses only what changed since the previous one.
+    """
     if n < 1:
         raise OpsError(f"--runs must be at least 1 (got {n})")
     project = project_dir_of(project_dir)
@@ -50,7 +56,9 @@ def run_builds(
     paths = []
     target_path = out / ".target"
     for i in range(1, n + 1):
-        res = run_dbt(["build", "--target", target, *extra_args], project, target_path, env=env)
+        where = target_path.resolve()
+        res = dbt_invoke.run(["build", "--target", target, *extra_args, "--target-path", where,
+                              "--log-path", where / "logs"], project, env={**TELEMETRY_OFF, **env})
         if not (target_path / "run_results.json").exists():
             raise OpsError(f"dbt build run {i} did not run: {res.last_lines(1)}")
         dest = out / f"run_results_{i:03d}.json"

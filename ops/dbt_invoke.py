@@ -1,7 +1,8 @@
 """Shared helpers: run the dbt CLI in a subprocess, read its JSON artifacts, one-line errors.
 
-dbt runs as a subprocess (course_core.dbt_invoke.run_subprocess, never in-process here) so that no
-DuckDB lock outlives a call. Its outcome is the course's one result type (``DbtResult`` here:
+dbt runs as a subprocess (course_core.dbt_invoke.run_subprocess; build_profile's builds run in-process,
+through course_core.dbt_invoke.run, which releases the database) so that no DuckDB lock outlives a
+call. Its outcome is the course's one result type (``DbtResult`` here:
 ``ok``/``returncode``/``stdout``/``target_path``/``last_lines()`` and the per-node results).
 """
 

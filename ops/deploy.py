@@ -13,6 +13,9 @@ Prod's artifacts (manifest.json, run_results.json, deploy.json) are in <state>/p
 slim CI (`--state <state>/prod`), the previous ones in <state>/prod.previous: symlinks to
 <state>/releases/<sha256 of the release file>.
 A failed build leaves prod.duckdb untouched; the candidate is kept as prod.failed.duckdb.
+dbt's partial parse of the last deploy is kept in <state>/parse and given to the next deploy of the
+same project with the same arguments and VB_*/DBT_* variables: dbt re-parses only the files that
+changed (and falls back to a full parse by itself when its own checks fail).
 Candidate, previous and failed files keep the catalog name `prod` (DuckDB names the
 catalog after the first dot-separated part of the file name), so views still resolve
 after a rename. dbt runs in a subprocess: no lock is held after a command returns.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -40,6 +44,7 @@ from ops.monitor import archive_run_results
 
 OK_STATUSES = {"success", "pass"}
 ARTIFACTS = ("manifest.json", "run_results.json")
+PARTIAL_PARSE = "partial_parse.msgpack"
 SHA = re.compile(r"[0-9a-f]{64}")
 _HASHED: dict[tuple, str] = {}
 
@@ -99,6 +104,11 @@ class Layout:
     @property
     def build_target(self) -> Path:
         return self.state / ".build-target"
+
+    @property
+    def parse_cache(self) -> Path:
+        """dbt's partial parse of the last deploy, and what it was made for (key.json)."""
+        return self.state / "parse"
 
 
 @dataclass
@@ -386,6 +396,8 @@ def deploy(
             "VB_WAREHOUSE_DIR": str(lay.warehouse),
         }
         args = ["build", "--target", "prod"] + (["--vars", vars_yaml] if vars_yaml else [])
+        parse_key = _parse_key(project, args, env)
+        _reuse_parse(lay, parse_key)
         try:
             result = run_dbt(args, project, lay.build_target, env=env, die_with_parent=True)
         except OSError as exc:
@@ -412,6 +424,7 @@ def deploy(
                 f"dbt build did not run (no readable run_results.json), prod untouched: "
                 f"{result.last_lines(1)}"
             ) from unreadable
+        _keep_parse(lay, parse_key)
         problems = _problems(run, allow_warn)
         if not result.ok and not problems:
             problems = [f"dbt exited with code {result.returncode}: {result.last_lines(1)}"]
@@ -437,6 +450,41 @@ def deploy(
             len(run["results"]),
             notes,
         )
+
+
+def _parse_key(project: Path, args: list[str], env: dict[str, str]) -> str:
+    """What a partial parse is made for: the project folder, dbt's arguments, every VB_*/DBT_* variable
+    (but ops' own crash-test hooks)."""
+    hooks = (settings.OPS_CRASH_AFTER, settings.OPS_CRASH_TRACE)
+    seen = {k: v for k, v in {**os.environ, **env}.items()
+            if k.startswith(("VB_", "DBT_")) and k not in hooks}
+    return json.dumps({"project": str(project), "args": args, "env": dict(sorted(seen.items()))})
+
+
+def _reuse_parse(lay: Layout, key: str) -> None:
+    """The last deploy's partial parse -> the build's target folder, if it was made for the same key."""
+    try:
+        if (lay.parse_cache / "key.json").read_text(encoding="utf-8") == key:
+            lay.build_target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(lay.parse_cache / PARTIAL_PARSE, lay.build_target / PARTIAL_PARSE)
+    except OSError:  # none kept, or no room for it: dbt parses everything
+        (lay.build_target / PARTIAL_PARSE).unlink(missing_ok=True)
+
+
+def _keep_parse(lay: Layout, key: str) -> None:
+    """Keep the build's partial parse for the next deploy (best effort: it only saves time)."""
+    made, staging = lay.build_target / PARTIAL_PARSE, lay.state / "parse.tmp"  # recover() removes *.tmp
+    shutil.rmtree(lay.parse_cache, ignore_errors=True)
+    if not made.is_file():
+        return
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        os.replace(made, staging / PARTIAL_PARSE)
+        (staging / "key.json").write_text(key, encoding="utf-8")
+        os.replace(staging, lay.parse_cache)
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextmanager

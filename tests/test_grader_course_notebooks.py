@@ -72,7 +72,7 @@ def _with_solved_writefiles(intern: Path, solution: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory, release_build) -> dict:
+def reports(tmp_path_factory: pytest.TempPathFactory, release_build, grader_cache: Path) -> dict:
     klass = tmp_path_factory.mktemp("class")
     shutil.copytree(REPO / "solutions", klass / "solutions", ignore=shutil.ignore_patterns(".*"))
     shutil.copy(_edition_submission(release_build.folder, tmp_path_factory.mktemp("scratch")),
@@ -81,11 +81,10 @@ def reports(tmp_path_factory: pytest.TempPathFactory, release_build) -> dict:
     shutil.copytree(release_build.folder / "notebooks", partly)
     name = next(p.name for p in (REPO / "solutions").glob("5_1_*.ipynb"))
     (partly / name).write_text(_with_solved_writefiles(partly / name, REPO / "solutions" / name))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("VB_GRADER_CACHE", str(tmp_path_factory.mktemp("cache")))
+    with pytest.MonkeyPatch.context() as mp:  # the default seed and scale: tests/test_readme.py's grading
+        mp.setenv("VB_GRADER_CACHE", str(grader_cache))  # (the same course) reuses this preparation
         done = grade_batch([klass / "solutions", klass / "edition_unsolved.zip", partly],
-                           tmp_path_factory.mktemp("out"), jobs=2, timeout=900, seed=7, scale=0.02,
-                           log=lambda _m: None)
+                           tmp_path_factory.mktemp("out"), jobs=2, timeout=900, log=lambda _m: None)
     return {r.submission: r for r in done}
 
 

@@ -23,6 +23,7 @@ import pytest
 from course_core import settings
 from grader import isolation
 from grader.remote import UntrustedWorker
+from grader.zygote import Zygote
 
 ROOT = os.geteuid() == 0
 LEVELS = [
@@ -32,7 +33,22 @@ LEVELS = [
     pytest.param("uid", marks=pytest.mark.skipif(not ROOT, reason="the uid level needs a root grader (CI)")),
     pytest.param("bubblewrap", marks=pytest.mark.skipif(
         ROOT or not isolation.bwrap_path(), reason="non-root bubblewrap level: needs bubblewrap, not root")),
+    pytest.param("bubblewrap+uid, forked by grader.zygote", marks=pytest.mark.skipif(
+        not (ROOT and isolation.bwrap_path()), reason="the zygote serves the bubblewrap+uid level only")),
 ]
+NEEDS_ZYGOTE = pytest.mark.skipif(not (ROOT and isolation.bwrap_path()),
+                                  reason="the zygote serves the bubblewrap+uid level only (root, bubblewrap)")
+
+
+@pytest.fixture(scope="module")
+def zygote() -> Zygote:
+    """One worker fork server for the module's tests (as a batch starts one; no warm-up: imports only)."""
+    folder = Path(tempfile.mkdtemp(prefix="vb-isolation-zygote-"))
+    server = Zygote(folder / "zygote")
+    server.start(isolation.worker_env(server.folder, server.folder))
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture()
@@ -62,21 +78,25 @@ def secrets(tmp_path: Path) -> dict[str, Path]:
             "other": other / "job.json"}
 
 
-def _worker(tmp_path: Path, level: str, hide: list[str]) -> UntrustedWorker:
-    folder = tmp_path / "grading" / "sub"
+def _worker(tmp_path: Path, level: str, hide: list[str], zygote: Path | None = None,
+            name: str = "sub") -> UntrustedWorker:
+    folder = tmp_path / "grading" / name
     folder.mkdir(parents=True)
     os.chmod(tmp_path / "grading", 0o711)
-    worker = UntrustedWorker(folder, level=level, cpu_seconds=77, hide=hide)
+    worker = UntrustedWorker(folder, level=level, cpu_seconds=77, hide=hide, zygote=zygote)
     worker.start()
     return worker
 
 
 @pytest.mark.parametrize("level", LEVELS)
 def test_worker_reads_only_its_own_folders(tmp_path: Path, secrets: dict[str, Path], level: str,
-                                           monkeypatch: pytest.MonkeyPatch):
+                                           monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
     monkeypatch.setenv("VB_GRADER_SECRET_CANARY", "canary")
     hide = [str(secrets["solutions"].parent), str(secrets["cache"].parents[2])]
-    worker = _worker(tmp_path, level, hide)
+    forked = level.endswith("grader.zygote")
+    zygote = request.getfixturevalue("zygote").socket if forked else None
+    worker = _worker(tmp_path, level.split(",")[0], hide, zygote)
+    assert (worker.zygote is not None) == forked
     try:
         (worker.trusted / "export.parquet").write_text("trusted copy")
         seen = worker.probe([*map(str, secrets.values()), str(worker.trusted / "export.parquet"),
@@ -94,6 +114,79 @@ def test_worker_reads_only_its_own_folders(tmp_path: Path, secrets: dict[str, Pa
     assert set(seen["env"]) <= {*isolation.worker_env(Path("h"), Path("t")), "PWD"}
     assert seen["limits"]["cpu"] == 77 and seen["limits"]["as"] == isolation.ADDRESS_SPACE
     assert seen["limits"]["nofile"] == isolation.OPEN_FILES and seen["limits"]["nproc"] == isolation.PROCESSES
+
+
+@NEEDS_ZYGOTE
+def test_forked_workers_reach_neither_each_other_nor_the_zygote(tmp_path: Path, secrets: dict[str, Path],
+                                                                zygote: Zygote):
+    """Two workers forked by one zygote (as for two submissions of a batch, each with its own uid): one
+    cannot read the other's workspace, home, inbox (the hidden data handed to it) or trusted folder, nor
+    data it was never given, nor the zygote's folder; it sees no process outside its own sandbox and may
+    neither signal nor ptrace the processes it sees; the zygote and the sibling carry on."""
+    own = _worker(tmp_path, "bubblewrap+uid", [], zygote.socket, "own")
+    other = UntrustedWorker(tmp_path / "grading" / "other", level="bubblewrap+uid", cpu_seconds=77, hide=[],
+                            zygote=zygote.socket)
+    other.folder.mkdir()
+    other.uid = other.gid = own.uid + 1  # one trusted process per submission: uids differ while grading
+    try:
+        other.start()
+        source = tmp_path / "hidden-arrival-day.parquet"
+        source.write_text("hidden rows")
+        given, foreign = own.hand_in(source), other.hand_in(source)
+        for path in (other.stage / "model.sql", other.box / "home" / "notes", other.trusted / "e1.parquet"):
+            path.write_text("the other submission's")
+        public = other.folder / "world-readable.txt"  # only the mount view keeps it out of reach
+        public.write_text("the other submission's")
+        os.chmod(public, 0o644)
+        seen = own.probe([str(given), str(foreign), str(other.stage / "model.sql"),
+                          str(other.box / "home" / "notes"), str(other.trusted / "e1.parquet"), str(public),
+                          str(secrets["cache"]), str(secrets["solutions"]), str(zygote.folder),
+                          str(zygote.socket)])
+        assert other.request("hello")["uid"] == other.uid  # the sibling is unharmed
+    finally:
+        own.close()
+        other.close()
+    readable = seen["readable"]
+    assert readable.pop(str(given)) is True  # what it was given
+    assert not any(readable.values()), readable
+    assert seen["ppid"] == 0  # its parent is outside its pid namespace
+    assert seen["processes"], "the sandbox's own init and launcher should be visible"
+    for pid, process in seen["processes"].items():
+        assert "grader.zygote" not in process["cmdline"], (pid, process)
+        assert process["signal"] == "EPERM" and process["ptrace"] == "EPERM", (pid, process)
+    assert zygote.proc.poll() is None
+
+
+@NEEDS_ZYGOTE
+def test_a_forked_worker_dies_with_its_trusted_process_and_on_kill(tmp_path: Path, zygote: Zygote):
+    """SIGKILL of the trusted process ends its forked worker (and the zygote's forking child); ``kill()``
+    gives the death as a signal, as for a worker started afresh."""
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from grader.remote import UntrustedWorker
+        w = UntrustedWorker(Path({str(tmp_path)!r}), level="bubblewrap+uid", cpu_seconds=60, hide=[],
+                            zygote=Path({str(zygote.socket)!r}))
+        w.start()
+        print(w.proc.pid, flush=True)
+        time.sleep(120)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    forking = int(parent.stdout.readline())
+    worker = int(Path(f"/proc/{forking}/task/{forking}/children").read_text().split()[0])
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):
+        if not (_alive(worker) or _alive(forking)):
+            break
+        time.sleep(0.05)
+    assert not _alive(worker) and not _alive(forking)
+    killed = _worker(tmp_path, "bubblewrap+uid", [], zygote.socket, "killed")
+    killed.proc.kill()
+    assert killed.proc.wait(timeout=30) == -signal.SIGKILL
+    assert isolation.describe_death(killed.proc.returncode, "") == "killed by SIGKILL"
+    killed.close()
+    assert zygote.proc.poll() is None
 
 
 def test_worker_dies_with_its_parent(tmp_path: Path):

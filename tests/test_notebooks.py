@@ -3,10 +3,11 @@ of the workspace with a copy of the built warehouse; the intern notebooks run to
 where interns run them, in a clean copy of the intern edition after its own `make warehouse`; the
 real tree is left as it was. New notebooks are picked up automatically.
 
-The notebooks are the suite's longest stream: this module's first test (run first, tests/conftest.py)
-starts them on one background worker, one at a time (the solutions in file-name order, then the
-intern notebooks); the rest of the suite runs meanwhile on the other core, and this module's other
-tests (run last) collect the results."""
+The notebooks are most of the suite's CPU: this module's first test (run first, tests/conftest.py)
+starts them on three background workers, one notebook at a time each: the solutions as two chains
+(file-name order, each chain in its own scratch copy, the later chain's copy prepared with what the
+earlier notebooks leave for it, see LATE_FROM) and the intern notebooks in their edition copy; the
+rest of the suite runs meanwhile, and this module's other tests (run last) collect the results."""
 
 from __future__ import annotations
 
@@ -22,7 +23,23 @@ from pathlib import Path
 import pytest
 from conftest import REPO, copy_workspace, repoint_raw_views, run_measured, scratch_env
 
+from notebook_helpers.answer_files import written_files
+
 SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
+# The solutions run as two chains side by side, each in file-name order in its own scratch copy: the
+# notebooks named before LATE_FROM in one, the rest in the other (5.4, the longest notebook, starts
+# it). The later chain's copy starts as the earlier notebooks leave theirs: their answer files (what
+# their %%writefile cells write) and the models those define, built; what else they write or build
+# they remove again (demo models, replayed arrival files, scratch folders). nbval proves that each
+# notebook reproduces its stored outputs in that state.
+LATE_FROM = "5_4"
+# The background notebook runs (both solution chains, the intern notebooks) run this much nicer than
+# the session: the main thread's tests are the longest stream (~570 CPU-s, one test at a time, it
+# cannot be split), so they get a core first and the chains fill the rest; at equal priority the main
+# stream ended last, alone on one core (a fluid model of the four streams: 5-8% longer). Unchanged:
+# DuckDB's and dbt's threads (2 each, as interns have them): a full `dbt build` costs the same CPU-s
+# with 1 or 2 DuckDB threads, with or without busy processes beside it (no spinning waste to cut).
+NICE_BACKGROUND = 3
 INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))  # the edition's are generated alike
 TIMEOUT = int(os.environ.get("VB_NOTEBOOK_TIMEOUT", "900"))  # seconds per notebook
 
@@ -82,9 +99,18 @@ def solutions_copy(tmp_path_factory, built_warehouse: Path, tree_before) -> Path
 
 @pytest.fixture(scope="session")
 def notebook_worker() -> Iterator[ThreadPoolExecutor]:
-    """The background worker the solution notebooks run on, one at a time, in file-name order (they
-    share one scratch copy). They are the session's longest chain (~650 of its ~1,200 CPU-s)."""
+    """The background worker the solution notebooks before LATE_FROM run on, one at a time, in
+    file-name order (they share one scratch copy)."""
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notebooks")
+    yield pool
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+@pytest.fixture(scope="session")
+def late_notebook_worker() -> Iterator[ThreadPoolExecutor]:
+    """The background worker of the solution notebooks from LATE_FROM on, in their own copy, beside
+    the earlier ones: one chain of all the solutions (~650 CPU-s) made the session as long as it."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="late-notebooks")
     yield pool
     pool.shutdown(wait=True, cancel_futures=True)
 
@@ -105,21 +131,53 @@ def _selected(request: pytest.FixtureRequest, test: str) -> set[str]:
             if getattr(item, "originalname", None) == test and hasattr(item, "callspec")}
 
 
+def early_notebooks_state() -> tuple[dict[str, str], tuple[str, ...]]:
+    """What the solution notebooks before LATE_FROM leave in their copy for the later ones: the files
+    their %%writefile cells write (path in the copy: content, byte for byte) and a dbt selection of the
+    models among them (the notebooks leave those built, on the base data)."""
+    files: dict[str, str] = {}
+    for name in (n for n in SOLUTIONS if n < LATE_FROM):
+        for path, (content, _cells) in written_files(REPO / "solutions" / name).items():
+            files[os.path.normpath(os.path.join("solutions", path))] = content
+    models = tuple(f"path:{rel.removeprefix('dbt_project/')}" for rel in sorted(files)
+                   if rel.startswith("dbt_project/models/") and rel.endswith(".sql"))
+    return files, models
+
+
+def _late_copy(root: Path, warehouse: Path) -> Path:
+    files, models = early_notebooks_state()
+    return copy_workspace(root, warehouse, files=files, run_also=models)
+
+
 @pytest.fixture(scope="session")
-def solution_runs(request: pytest.FixtureRequest, solutions_copy: Path,
-                  notebook_worker: ThreadPoolExecutor) -> dict[str, Future]:
-    """nbval of every selected solution notebook, in file-name order, in the one scratch copy."""
-    chosen = _selected(request, "test_solution_notebook_reproduces_its_outputs")
-    return {name: notebook_worker.submit(_run, _nbval_command(name), solutions_copy)
-            for name in SOLUTIONS if name in chosen}
+def solution_runs(request: pytest.FixtureRequest, tmp_path_factory, built_warehouse: Path, tree_before,
+                  notebook_worker: ThreadPoolExecutor, late_notebook_worker: ThreadPoolExecutor
+                  ) -> dict[str, Future]:
+    """nbval of every selected solution notebook: before LATE_FROM in file-name order in the scratch
+    copy `solutions_copy`, from LATE_FROM on in file-name order in a copy prepared on their own worker."""
+    selected = _selected(request, "test_solution_notebook_reproduces_its_outputs")
+    chosen = [name for name in SOLUTIONS if name in selected]
+    early = [name for name in chosen if name < LATE_FROM]
+    copy = request.getfixturevalue("solutions_copy") if early else None
+    runs = {name: notebook_worker.submit(_run, _nbval_command(name), copy, NICE_BACKGROUND) for name in early}
+    late = [name for name in chosen if name >= LATE_FROM]
+    if late:
+        root = tmp_path_factory.mktemp("solutions-late-run")
+        late_copy = late_notebook_worker.submit(_late_copy, root, built_warehouse)
+        for name in late:  # the copy is ready when the first of them starts (one worker, in order)
+            runs[name] = late_notebook_worker.submit(
+                lambda n=name: _run(_nbval_command(n), late_copy.result(), NICE_BACKGROUND))
+    return {name: runs[name] for name in chosen}
 
 
-def _run(command: list[str], root: Path) -> subprocess.CompletedProcess:
-    """Run ``command`` in ``root``; on a worker thread its CPU-s and wall seconds are listed by
-    VB_TEST_CPU (tests/conftest.py) and not charged to the test running meanwhile."""
+def _run(command: list[str], root: Path, nice: int = 0) -> subprocess.CompletedProcess:
+    """Run ``command`` in ``root`` (``nice``: that much lower a priority than the session's, for it and
+    every process it starts); on a worker thread its CPU-s and wall seconds are listed by VB_TEST_CPU
+    (tests/conftest.py), with the copy it ran in, and not charged to the test running meanwhile."""
+    what = f"{next((a for a in command if a.endswith('.ipynb')), command[-1])} in {root.name}"
     try:
-        return run_measured(command, cwd=root, env=scratch_env(root), timeout=TIMEOUT,
-                            what=next((a for a in command if a.endswith(".ipynb")), command[-1]))
+        return run_measured(["nice", "-n", str(nice), *command] if nice else command, cwd=root,
+                            env=scratch_env(root), timeout=TIMEOUT, what=what)
     except subprocess.TimeoutExpired:
         pytest.fail(f"{' '.join(command[-3:])} ran longer than {TIMEOUT} s (VB_NOTEBOOK_TIMEOUT)")
 
@@ -137,7 +195,9 @@ def _nbval_command(name: str) -> list[str]:
 def intern_runs(request: pytest.FixtureRequest, edition_future: Future, tree_before, solution_runs,
                 intern_worker: ThreadPoolExecutor) -> dict[str, Future]:
     """The selected intern notebooks, on their own worker beside the solutions, one at a time, in a
-    clean copy of the intern edition once its `make warehouse` is done (tests/conftest.py)."""
+    clean copy of the intern edition once its `make warehouse` is done (tests/conftest.py), at scale
+    0.05: they prove that each runs top to bottom, its self-check included, not its outputs (nbval
+    on solutions/ at scale 1 does that; ``prepare_edition`` says why the small scale is honest)."""
     chosen = _selected(request, "test_intern_notebook_runs_top_to_bottom")
     copies: list[Path] = []
 
@@ -152,7 +212,7 @@ def intern_runs(request: pytest.FixtureRequest, edition_future: Future, tree_bef
             copies.append(target)
         return copies[0]
 
-    return {name: intern_worker.submit(lambda n=name: _run(_intern_command(n), own_copy()))
+    return {name: intern_worker.submit(lambda n=name: _run(_intern_command(n), own_copy(), NICE_BACKGROUND))
             for name in INTERN if name in chosen}
 
 

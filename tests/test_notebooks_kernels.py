@@ -88,7 +88,7 @@ def _terminal_writes(warehouse: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, built_warehouse: Path) -> Path:
-    return copy_workspace(tmp_path_factory.mktemp("kernels"), built_warehouse)
+    return copy_workspace(tmp_path_factory.mktemp("kernels"), built_warehouse, parse_state=True)
 
 
 @pytest.fixture(scope="module")

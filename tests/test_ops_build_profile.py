@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import matplotlib
 import pytest
 
@@ -80,6 +82,7 @@ def test_real_builds_sizes_and_chart(tmp_path, monkeypatch):
     db = tmp_path / "profile.duckdb"
     paths = bp.run_builds(2, tmp_path / "runs", project, db)
     assert [p.name for p in paths] == ["run_results_001.json", "run_results_002.json"]
+    assert "VB_DUCKDB_PATH" not in os.environ and "VB_TARGET" not in os.environ  # set while dbt ran only
     manifest = bp.load_manifest(tmp_path / "runs" / "manifest.json")
     models = bp.model_timings(bp.load_runs(tmp_path / "runs"), manifest)
     assert len(models) == 8 and set(models["runs"]) == {2} and (models["median_s"] > 0).all()

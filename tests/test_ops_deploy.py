@@ -19,11 +19,12 @@ import pytest
 
 from ops import deploy as dep
 from ops import journal
-from ops.dbt_invoke import OpsError
+from ops.dbt_invoke import OpsError, run_dbt
 from ops.demo_project import write_demo_project
 
 REPO = Path(__file__).resolve().parents[1]
-FAIL_VARS = "{demo_min_amount: 50}"
+VARS = "{demo_min_amount: 10}"  # every order passes; with the model change below one fails
+FCT_ORDERS = "models/marts/core/fct_orders.sql"
 
 
 @pytest.fixture(autouse=True)
@@ -81,8 +82,15 @@ def test_deploy_fail_deploy_rollback_cycle(tmp_path, monkeypatch):
     wh = project / "warehouse"
     lay = dep.layout_for(project)
     assert dep.status(project)["prod"] is None
+    logs = []
 
-    first = dep.deploy(project)
+    def run_dbt_kept_log(args, project_dir, target_path, **kwargs):
+        outcome = run_dbt(args, project_dir, target_path, **kwargs)
+        logs.append((target_path / "logs" / "dbt.log").read_text())
+        return outcome
+
+    monkeypatch.setattr(dep, "run_dbt", run_dbt_kept_log)
+    first = dep.deploy(project, vars_yaml=VARS)
     assert first.deployed and first.problems == [] and "first deploy" in first.message
     assert not lay.candidate.exists() and not lay.previous.exists()
     assert (lay.prod_state / "manifest.json").is_file() and (lay.prod_state / "run_results.json").is_file()
@@ -95,12 +103,13 @@ def test_deploy_fail_deploy_rollback_cycle(tmp_path, monkeypatch):
     manifest_a = (lay.prod_state / "manifest.json").read_bytes()
 
     # a full disk (here a file-size limit) says so in one line and leaves prod as it was
-    out = cli_limited(300_000, "deploy", "--project-dir", str(project))
+    out = cli_limited(300_000, "deploy", "--project-dir", str(project), "--vars", VARS)
     assert out.returncode == 2 and out.stderr.startswith(f"error: file too large in {wh}"), out.stderr
     assert "deploy aborted, prod.duckdb left as it was" in out.stderr and out.stderr.count("\n") == 1
     assert sha(lay.prod) == sha_a and not lay.candidate.exists() and not lay.build_target.exists()
     # a deploy killed while dbt builds: no dbt outlives it, prod is untouched, the next deploy cleans up
-    killed = subprocess.Popen([sys.executable, "-m", "ops.deploy", "deploy", "--project-dir", str(project)])
+    killed = subprocess.Popen([sys.executable, "-m", "ops.deploy", "deploy", "--project-dir", str(project),
+                               "--vars", VARS])
     while not lay.candidate.exists() and killed.poll() is None:
         time.sleep(0.05)
     killed.kill()
@@ -108,7 +117,11 @@ def test_deploy_fail_deploy_rollback_cycle(tmp_path, monkeypatch):
     assert sha(lay.prod) == sha_a and lay.candidate.exists()
     assert not dbt_processes_writing(lay.build_target, wait=5.0), "a dbt process outlived the killed deploy"
 
-    failed = dep.deploy(project, vars_yaml=FAIL_VARS)
+    # a changed model, parsed from the last deploy's partial parse: the --vars and the change both count
+    fct_orders = (project / FCT_ORDERS).read_text()
+    (project / FCT_ORDERS).write_text(fct_orders.replace("*", "* replace (amount - 10 as amount)"))
+    failed = dep.deploy(project, vars_yaml=VARS)
+    assert "Partial parsing enabled: 0 files deleted, 0 files added, 1 files changed" in logs[-1]
     assert not failed.deployed
     assert failed.problems == ["test.demo.assert_order_amount_at_least_min: fail (1 failing rows)"]
     assert sha(lay.prod) == sha_a, "a failed deploy must leave prod byte-for-byte untouched"
@@ -118,8 +131,9 @@ def test_deploy_fail_deploy_rollback_cycle(tmp_path, monkeypatch):
 
     # the next deploy is killed right after the new file went live, before its state was switched
     swap = "rename prod.candidate.duckdb -> prod.duckdb"
+    (project / FCT_ORDERS).write_text(fct_orders)  # the change reverted: picked up again, every test passes
     crashed = subprocess.run(
-        [sys.executable, "-m", "ops.deploy", "deploy", "--project-dir", str(project)],
+        [sys.executable, "-m", "ops.deploy", "deploy", "--project-dir", str(project), "--vars", VARS],
         env={**os.environ, "VB_OPS_CRASH_AFTER": swap},
         capture_output=True,
         check=False,

@@ -113,10 +113,16 @@ def test_make_lab_starts_jupyterlab_on_localhost(tmp_path):
 
 def _scratch_repo(tmp_path: Path, small_data: bool = False) -> Path:
     """A copy of the repo (sharing the venv) where commands may change things; with ``small_data`` its
-    raw data is generated at scale 0.02 (seed 42), so a rebuild there is a small one."""
+    raw data is generated at scale 0.02 (seed 42), so a rebuild there is a small one, and dbt_project/target
+    is kept, as in a checkout where the warehouse was built before (dbt's partial parse)."""
     copy = tmp_path / "repo"
-    ignore = shutil.ignore_patterns(".venv", ".git", "target", "logs", "__pycache__", ".pytest_cache",
-                                    *(["raw"] if small_data else []))
+    skip = shutil.ignore_patterns(".venv", ".git", "target", "logs", "__pycache__", ".pytest_cache",
+                                  *(["raw"] if small_data else []))
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skipped = skip(folder, names)
+        return skipped - {"target"} if small_data and Path(folder) == ROOT / "dbt_project" else skipped
+
     shutil.copytree(ROOT, copy, ignore=ignore, symlinks=True)
     (copy / ".venv").symlink_to(ROOT / ".venv")
     if small_data:
@@ -141,12 +147,6 @@ def test_reset_then_warehouse_rebuilds_in_a_copy(tmp_path):
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     assert "datasets.generate" not in build.stdout, "the data was there: only the warehouse is rebuilt"
     assert warehouse.exists() and warehouse.stat().st_size > 1_000_000
-
-
-@pytest.fixture(scope="module")
-def grader_cache(tmp_path_factory) -> Path:
-    """One hidden-data cache for the grading commands of this module (kept out of $HOME)."""
-    return tmp_path_factory.mktemp("grader-cache")
 
 
 def test_grade_command_as_written(tmp_path, grader_cache):
@@ -200,8 +200,10 @@ def test_make_bench_prints_numbers_at_a_tiny_scale(tmp_path, grader_cache):
     if not (ROOT / ".state" / "warehouse.ok").exists():
         pytest.skip("run through `make test`, which builds the warehouse first")
     env = _env() | {"VB_GRADER_CACHE": str(grader_cache), "HOME": str(tmp_path)}
-    done = subprocess.run(["make", "bench", "BENCH_SCALES=0.02", "BENCH_COPIES=1"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=1200)
+    # no shard/merge measurement: it grades the one copy again (`grade --shard` and `merge` are proven by
+    # tests/test_grader_end_to_end.py::test_shards_merge_into_exactly_what_one_run_writes)
+    done = subprocess.run(["make", "bench", "BENCH_SCALES=0.02", "BENCH_COPIES=1", "BENCH_SHARDS=0"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     assert "rows/s" in out or "rows per second" in out, out[-2000:]

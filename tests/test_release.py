@@ -2,7 +2,8 @@
 byte-reproducible folder and zip, and, from a clean copy of it, a working set-up and self-check.
 
 The edition is built once per session (tests/conftest.py ``release_build``); the copy that ran
-`make warehouse` (``edition_ready``) is the one tests/test_notebooks.py runs the intern notebooks in.
+`make warehouse` (``edition_ready``, at scale 0.05) is the one tests/test_notebooks.py runs the intern
+notebooks in.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ print(json.dumps({n: con.execute(probe.format(n)).fetchall()[0][0] for n in name
 @pytest.fixture(scope="module")
 def solved_copy(tmp_path_factory: pytest.TempPathFactory, built_warehouse: Path) -> Path:
     """A scratch copy of the course whose warehouse also holds the 5.1 answer, built by dbt."""
-    root = copy_workspace(tmp_path_factory.mktemp("any-folder"), built_warehouse)
+    root = copy_workspace(tmp_path_factory.mktemp("any-folder"), built_warehouse, parse_state=True)
     answers = reference_answers()
     for path, text in answers.files.items():
         if "int_customer_behavior_optimized" in path + text:  # the model, its YAML, its singular test

@@ -141,17 +141,24 @@ def _replay(ctx: CheckContext) -> dict[str, Any]:
         ).fetchall()[0][0]
         if not has_snapshots:
             raise Skip("the reference answer is not available (solutions/ has no 5.2 model)")
-        ws = ctx.fork("replay")
-        _run(ws)
-        result["states"].append(_state(ctx, ws, 0))
-        for day in range(1, len(ctx.arrival_files) + 1):
-            ctx.replay_arrivals(ws, day)
+        shared = None
+        replay_with_bonus = (ctx.shared or {}).get("replay_with_bonus")  # grader.shared_replay, via runner
+        if replay_with_bonus is not None:  # the bonus's replay in the same fork when it can
+            shared = replay_with_bonus(ctx)
+        if shared is not None:
+            result["states"], result["idempotent"] = shared["states"], shared["idempotent"]
+        else:
+            ws = ctx.fork("replay")
             _run(ws)
-            result["states"].append(_state(ctx, ws, day))
-        before = _fingerprint(ws)
-        _run(ws)
-        result["idempotent"] = _fingerprint(ws) == before
-        ctx.discard(ws)
+            result["states"].append(_state(ctx, ws, 0))
+            for day in range(1, len(ctx.arrival_files) + 1):
+                ctx.replay_arrivals(ws, day)
+                _run(ws)
+                result["states"].append(_state(ctx, ws, day))
+            before = _fingerprint(ws)
+            _run(ws)
+            result["idempotent"] = _fingerprint(ws) == before
+            ctx.discard(ws)
         empty = ctx.fork("empty-target")
         empty.execute_trusted(f"create or replace table {RAW_SCHEMA}.clickstream_full as "
                               f"select * from {RAW_SCHEMA}.clickstream; "

@@ -130,6 +130,26 @@ def _differences(ws: Workspace, left: str, right: str) -> int:
     return int(con.sql(sql).fetchall()[0][0])
 
 
+SHARED_KEY = "bonus-replay"  # ctx.shared: this replay's results when run in 5.2's fork (grader.shared_replay)
+
+
+def compare_day(ctx: CheckContext, ws: Any, day: int) -> Any:
+    """The model in ``ws`` after arrival day ``day`` against the reference's snapshot of that day."""
+    return ctx.compare(SELECT_CONTRACT, f"select * from {arrival_snapshot(MODEL, day)}", key=["customer_id"],
+                       columns="reference", workspace=ws, what=f"{MODEL} after arrival day {day}")
+
+
+def keep_incremental(ws: Any) -> None:
+    """Keep the incremental result, for ``self_differences`` after a ``--full-refresh``."""
+    ws.execute_trusted(f"create schema if not exists grader_scratch; "
+                       f"create or replace table grader_scratch.incremental as {SELECT_CONTRACT}")
+
+
+def self_differences(ws: Any) -> Any:
+    """Differences between the kept incremental result and the model after its full refresh."""
+    return _differences(ws, "select * from grader_scratch.incremental", SELECT_CONTRACT)
+
+
 def _replay(ctx: CheckContext) -> dict[str, Any]:
     """Run the arrival scenario once per submission; the checks below read the recorded results."""
     if "replay" in ctx.cache:
@@ -141,19 +161,19 @@ def _replay(ctx: CheckContext) -> dict[str, Any]:
         _require_reference(ctx)
         if not ctx.arrival_files:
             raise Skip("no arrival days to replay")
+        shared = (ctx.shared or {}).get(SHARED_KEY)  # replayed in 5.2's fork (grader.shared_replay)
+        if shared is not None:
+            result.update(comparisons=shared["comparisons"], self_differences=shared["self_differences"])
+            return result
         ws = ctx.fork("bonus-replay")
         _run(ws)
         for day in range(1, len(ctx.arrival_files) + 1):
             ctx.replay_arrivals(ws, day)
             _run(ws)
-            result["comparisons"].append((day, ctx.compare(
-                SELECT_CONTRACT, f"select * from {arrival_snapshot(MODEL, day)}", key=["customer_id"],
-                columns="reference", workspace=ws, what=f"{MODEL} after arrival day {day}")))
-        ws.execute_trusted(f"create schema if not exists grader_scratch; "
-                           f"create or replace table grader_scratch.incremental as {SELECT_CONTRACT}")
+            result["comparisons"].append((day, compare_day(ctx, ws, day)))
+        keep_incremental(ws)
         _run(ws, "--full-refresh")
-        result["self_differences"] = _differences(
-            ws, "select * from grader_scratch.incremental", SELECT_CONTRACT)
+        result["self_differences"] = self_differences(ws)
         ctx.discard(ws)
     except (Fail, Skip) as stop:
         result["error"] = stop
