@@ -34,12 +34,15 @@ SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
 # notebook reproduces its stored outputs in that state.
 LATE_FROM = "5_4"
 # The background notebook runs (both solution chains, the intern notebooks) run this much nicer than
-# the session: the main thread's tests are the longest stream (~570 CPU-s, one test at a time, it
-# cannot be split), so they get a core first and the chains fill the rest; at equal priority the main
-# stream ended last, alone on one core (a fluid model of the four streams: 5-8% longer). Unchanged:
+# the session: the main thread's tests are the longest stream (~510 CPU-s, one test at a time, it
+# cannot be split), so they must get a core whenever they want one and the chains fill the rest. At
+# nice 3 (weight 526 against 1024) three busy chains still took a fifth of the main thread's core
+# (2 x 1024 / (1024 + 3 x 526) = 0.79 core): its tests waited 150 s for a core and it ended alone,
+# 200 s after the chains. At nice 10 (weight 110) it keeps a whole core, also when a test runs two
+# processes; the chains take the rest and, three of them, both cores once it ends. Unchanged:
 # DuckDB's and dbt's threads (2 each, as interns have them): a full `dbt build` costs the same CPU-s
 # with 1 or 2 DuckDB threads, with or without busy processes beside it (no spinning waste to cut).
-NICE_BACKGROUND = 3
+NICE_BACKGROUND = 10
 INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))  # the edition's are generated alike
 TIMEOUT = int(os.environ.get("VB_NOTEBOOK_TIMEOUT", "900"))  # seconds per notebook
 
