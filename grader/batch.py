@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from course_core.niceness import keep_niceness
 from grader import shards, shutdown
 from grader.answers import Answers
 from grader.exercises import registry
@@ -55,6 +56,7 @@ def run_worker(job: dict[str, Any], timeout: float, workdir: Path) -> WorkerResu
     with open(workdir / "worker.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "grader.worker", str(job_path), str(result_path)],
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        keep_niceness(proc.pid)  # its session is an autogroup of its own
         register_worker(proc)
         try:
             proc.wait(timeout=timeout)

@@ -40,6 +40,7 @@ from functools import partial
 from pathlib import Path
 
 from course_core import settings
+from course_core.niceness import keep_niceness
 from ops.dbt_invoke import OpsError, cli_main
 from ops.workflow_check import load_workflow
 from ops.workflow_expr import ExprError, condition, interpolate, to_str
@@ -336,6 +337,7 @@ def _run_process(cmd: list[str], cwd: Path, env: dict, log: Path, timeout: float
     with log.open("ab") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        keep_niceness(proc.pid)  # its session is an autogroup of its own
         try:
             rc: int | None = proc.wait(timeout=max(timeout, 0.1))
         except subprocess.TimeoutExpired:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -246,3 +248,13 @@ def test_manifest_helpers():
     assert dbt_manifest.test_metadata(generic) == unique_id
     assert dbt_manifest.test_metadata(singular) == dbt_manifest.TestMetadata()
     assert dbt_manifest.parents({"depends_on": None}) == [] and dbt_manifest.nodes({}) == {}
+
+
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="this kernel has no autogroups")
+def test_a_process_in_a_session_of_its_own_stays_as_nice_as_its_starter():
+    code = ("import os, subprocess; os.nice(7); from course_core.niceness import keep_niceness; "
+            "p = subprocess.Popen(['sleep', '30'], start_new_session=True); "
+            "print(open(f'/proc/{p.pid}/autogroup').read().split()[-1]); keep_niceness(p.pid); "
+            "print(open(f'/proc/{p.pid}/autogroup').read().split()[-1]); p.kill(); p.wait()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", "7"], done.stdout + done.stderr

@@ -34,14 +34,13 @@ SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
 # notebook reproduces its stored outputs in that state.
 LATE_FROM = "5_4"
 # The background notebook runs (both solution chains, the intern notebooks) run this much nicer than
-# the session: the main thread's tests are the longest stream (~510 CPU-s, one test at a time, it
-# cannot be split), so they must get a core whenever they want one and the chains fill the rest. At
-# nice 3 (weight 526 against 1024) three busy chains still took a fifth of the main thread's core
-# (2 x 1024 / (1024 + 3 x 526) = 0.79 core): its tests waited 150 s for a core and it ended alone,
-# 200 s after the chains. At nice 10 (weight 110) it keeps a whole core, also when a test runs two
-# processes; the chains take the rest and, three of them, both cores once it ends. Unchanged:
-# DuckDB's and dbt's threads (2 each, as interns have them): a full `dbt build` costs the same CPU-s
-# with 1 or 2 DuckDB threads, with or without busy processes beside it (no spinning waste to cut).
+# the session, their kernels' autogroups included (_NICE_KERNELS): the main thread's tests are the
+# longest stream (~450 CPU-s, one test at a time, it cannot be split), so they must get a core whenever
+# they want one and the chains fill the rest; three chains then take both cores once it ends. With the
+# kernels at nice 0 in their own autogroups, the main stream's tests waited ~120 s for a core and it
+# ended alone, 230 s after the chains. Unchanged: DuckDB's and dbt's threads (2 each, as interns have
+# them): a full `dbt build` costs the same CPU-s with 1 or 2 DuckDB threads, with or without busy
+# processes beside it (no spinning waste to cut).
 NICE_BACKGROUND = 10
 INTERN = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))  # the edition's are generated alike
 TIMEOUT = int(os.environ.get("VB_NOTEBOOK_TIMEOUT", "900"))  # seconds per notebook
@@ -50,8 +49,23 @@ TIMEOUT = int(os.environ.get("VB_NOTEBOOK_TIMEOUT", "900"))  # seconds per noteb
 # "iri" format checks: ~2.5 CPU-s per runner process. The notebook schemas use no such format, so both
 # runners go without it (course_core.dbt_invoke.skip_rfc3987_import does the same for dbt).
 _SKIP_IRI = "import sys\nsys.modules.setdefault('rfc3987_syntax', None)\n"
-_NBVAL = _SKIP_IRI + "import pytest\nsys.exit(pytest.main(sys.argv[1:]))\n"
-_RUN_TOP_TO_BOTTOM = _SKIP_IRI + """
+# jupyter_client starts every kernel in a session of its own (start_new_session), and Linux schedules
+# each session as an autogroup (sched_autogroup_enabled=1 on these machines): the kernel's niceness
+# then counts only inside its own group, and against the session's tests every kernel weighed as much
+# as they did. The runners give the kernel's group their own niceness (course_core.niceness), so what
+# the notebooks run (dbt, the generator, the grader) stays as nice as NICE_BACKGROUND asks.
+_NICE_KERNELS = """
+import jupyter_client.provisioning.local_provisioner as _provisioner
+from course_core.niceness import keep_niceness
+_launch = _provisioner.launch_kernel
+def _launch_as_nice(*args, **kwargs):
+    process = _launch(*args, **kwargs)
+    keep_niceness(process.pid)
+    return process
+_provisioner.launch_kernel = _launch_as_nice
+"""
+_NBVAL = _SKIP_IRI + _NICE_KERNELS + "import pytest\nsys.exit(pytest.main(sys.argv[1:]))\n"
+_RUN_TOP_TO_BOTTOM = _SKIP_IRI + _NICE_KERNELS + """
 import sys
 import nbformat
 from nbclient import NotebookClient
