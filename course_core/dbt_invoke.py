@@ -119,9 +119,9 @@ def skip_rfc3987_import() -> None:
 
 
 def lighten_dbt() -> None:
-    """Before a dbt invocation: ``skip_rfc3987_import``, and look for dbt plugin modules once per
-    process instead of once per invocation (a scan of all of sys.path; the installed modules do not
-    change while a worker runs)."""
+    """Before a dbt invocation: ``skip_rfc3987_import``, look for dbt plugin modules once per process
+    instead of once per invocation (a scan of all of sys.path; the installed modules do not change
+    while a worker runs), and name a behavior flag's source without reading the stack's source code."""
     skip_rfc3987_import()
     from dbt.plugins.manager import PluginManager
 
@@ -129,6 +129,24 @@ def lighten_dbt() -> None:
         found = PluginManager.get_prefixed_modules()
         PluginManager._course_found = found
         PluginManager.get_prefixed_modules = classmethod(lambda _cls: dict(found))
+    from dbt_common.behavior_flags import BehaviorFlagRendered
+
+    if BehaviorFlagRendered._default_source is not _module_of_caller:
+        BehaviorFlagRendered._default_source = staticmethod(_module_of_caller)
+
+
+def _module_of_caller() -> str:
+    """dbt_common's ``BehaviorFlagRendered._default_source`` without ``inspect.stack()``: the name of
+    the first module on the stack outside dbt_common.behavior_flags (what it reports for a flag with no
+    source: the adapter's module). inspect.stack() reads every frame's source lines, ~15 ms per
+    adapter, once for every dbt invocation."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if name and name != "dbt_common.behavior_flags" and name in sys.modules:
+            return name
+        frame = frame.f_back
+    return "Unknown"
 
 
 # ---- subprocess -----------------------------------------------------------------------------------
