@@ -278,6 +278,16 @@ _SIGNAL_CAUSE = {
 }
 
 
+def close_pipes(process: Any) -> None:
+    """Close a finished process's stdin and stdout pipes (one already broken is no error)."""
+    for stream in (process.stdin, process.stdout):
+        if stream is not None:
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+
 def describe_death(returncode: int | None, log_text: str) -> str:
     """The real cause of a worker's death, for a report: signal by name, or a limit that was hit."""
     memory = bool(_MEMORY.search(log_text or ""))

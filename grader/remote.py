@@ -450,11 +450,7 @@ class UntrustedWorker:
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
-        for stream in (self.proc.stdin, self.proc.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        isolation.close_pipes(self.proc)
         self._log.close()
         LIVE_WORKERS.discard(self.proc)
         self.proc = None

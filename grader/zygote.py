@@ -439,11 +439,7 @@ class ForkedWorker:
         if self.sandbox.poll() is None:
             self.sandbox.kill()
         self.sandbox.wait()
-        for stream in (self.sandbox.stdin, self.sandbox.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        isolation.close_pipes(self.sandbox)
 
 
 if __name__ == "__main__":
