@@ -114,3 +114,34 @@ def test_the_light_dbt_cli_behaves_as_dbt_without_importing_rfc3987_syntax(tmp_p
     usage = subprocess.run([*dbt_command(), "build", "--no-such-option"], cwd=project, capture_output=True,
                            text=True, timeout=300)
     assert usage.returncode == 2 and "Usage: dbt build [OPTIONS]" in usage.stderr, usage.stderr
+
+
+def test_behavior_flags_name_the_same_source_without_reading_the_stack(tmp_path):
+    """lighten_dbt's replacement of dbt_common's `_default_source` (inspect.stack() reads every frame's
+    source) names the same module: the one whose code built the flags (an adapter's, in dbt)."""
+    (tmp_path / "adapter_like.py").write_text(
+        "from dbt_common.behavior_flags import Behavior\n\n"
+        "def flags():\n"
+        "    return Behavior([{'name': 'a_flag', 'default': False, 'description': 'd'}], {})\n")
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import adapter_like; "
+            "from course_core.dbt_invoke import lighten_dbt; "
+            "before = adapter_like.flags().a_flag._behavior_change_event.flag_source; lighten_dbt(); "
+            "print(before, adapter_like.flags().a_flag._behavior_change_event.flag_source)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["adapter_like", "adapter_like"], done.stdout
+
+
+def test_the_pinned_packages_are_byte_compiled():
+    """`make venv` installs with --compile-bytecode: where PYTHONDONTWRITEBYTECODE is set Python never
+    writes .pyc itself, and every dbt process, kernel and grading worker compiled dbt from source."""
+    import importlib.util
+
+    import dbt.cli.main
+    import dbt_common.events.base_types
+
+    missing = [m.__file__ for m in (dbt.cli.main, dbt_common.events.base_types)
+               if not Path(importlib.util.cache_from_source(m.__file__)).is_file()]
+    assert not missing, (f"no bytecode for {missing}: this venv was not made by `make venv` as it is now "
+                         "(rm -rf .venv .state/venv.ok, then make venv)")
