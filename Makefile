@@ -68,8 +68,8 @@ $(STATE)/venv.ok: requirements.txt pyproject.toml
 # first use, and where it cannot be installed the step falls back to pip, saying so. The pinned packages
 # are compiled to bytecode as they are installed (uv --compile-bytecode; pip always does): where
 # PYTHONDONTWRITEBYTECODE is set (these machines) Python never writes .pyc files itself, and every process
-# that imported dbt compiled its modules from source again, ~1.1 CPU-s per dbt process (about 10 s of
-# CPU once, here, instead).
+# that imported dbt compiled its modules from source again, ~1.1 CPU-s per dbt process (~16 CPU-s and
+# ~2.6 s of wall time once, here, instead).
 PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 define install
 case "$(INSTALLER)" in \

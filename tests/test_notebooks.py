@@ -35,14 +35,14 @@ SOLUTIONS = sorted(p.name for p in (REPO / "solutions").glob("*.ipynb"))
 LATE_FROM = "5_4"
 # The background notebook runs (both solution chains, the intern notebooks) run this much nicer than
 # the session, their kernels' autogroups included (_NICE_KERNELS): the main thread's tests are the
-# longest stream (~450 CPU-s, one test at a time, it cannot be split), so they must get a core whenever
+# longest stream (~300 CPU-s, one test at a time, it cannot be split), so they must get a core whenever
 # they want one and the chains fill the rest; three chains then take both cores once it ends. With the
 # kernels at nice 0 in their own autogroups, the main stream's tests waited ~120 s for a core and it
 # ended alone, 230 s after the chains. Unchanged: DuckDB's and dbt's threads (2 each, as interns have
 # them): a full `dbt build` costs the same CPU-s with 1 or 2 DuckDB threads, with or without busy
 # processes beside it (no spinning waste to cut).
 NICE_BACKGROUND = 10
-# ... except the later solution chain, the longest (~280 CPU-s against ~190 and ~210): at nice 8
+# ... except the later solution chain, the longest (~200 CPU-s against ~150 and ~150): at nice 8
 # (weight 172 against 110 each) it gets ~0.44 of the core the main stream leaves, the share that
 # makes the three chains end together; at equal niceness it ended ~50 s after the others, alone.
 NICE_LATE_CHAIN = 8
